@@ -1,0 +1,16 @@
+import { backupTable as copyAndVerify, type BackupResult } from '../db/table-backups';
+import type { BackupTable } from '../src/plan/rollout-plan';
+import type { ActivityDeps } from './activity-deps';
+import { heartbeatWhile } from './heartbeat-while';
+
+export interface BackupTableInput {
+  rolloutId: string;
+  table: BackupTable;
+}
+
+/** Backs up one table for a rollout (verified count and checksum); a retry reuses a verified backup. */
+export async function backupTable(deps: ActivityDeps, input: BackupTableInput): Promise<BackupResult> {
+  const result = await heartbeatWhile(() => copyAndVerify(deps.db, input.rolloutId, input.table));
+  deps.logger.info({ rolloutId: input.rolloutId, ...result }, 'backup verified');
+  return result;
+}

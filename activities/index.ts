@@ -1,0 +1,28 @@
+import type { ActivityDeps } from './activity-deps';
+import { backupTable, type BackupTableInput } from './backup-table';
+import { claimRollout, type ClaimRolloutInput } from './claim-rollout';
+import { preflight } from './preflight';
+import { recordEvent, type RecordEventInput } from './record-event';
+import { setFlagPercent, type SetFlagPercentInput } from './set-flag-percent';
+import type { RolloutPlan } from '../src/plan/rollout-plan';
+
+export type { ActivityDeps } from './activity-deps';
+
+/**
+ * Every side effect of a rollout, bound to explicit dependencies. The worker registers the result; the
+ * workflow sees only its type.
+ *
+ * @example
+ * const worker = await Worker.create({ activities: createActivities({ db, unleash, logger }), ... });
+ */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    claimRollout: (input: ClaimRolloutInput) => claimRollout(deps, input),
+    preflight: (plan: RolloutPlan) => preflight(deps, plan),
+    backupTable: (input: BackupTableInput) => backupTable(deps, input),
+    setFlagPercent: (input: SetFlagPercentInput) => setFlagPercent(deps, input),
+    recordEvent: (input: RecordEventInput) => recordEvent(deps, input),
+  };
+}
+
+export type RolloutActivities = ReturnType<typeof createActivities>;

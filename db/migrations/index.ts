@@ -1,0 +1,12 @@
+import type { Migration } from 'kysely';
+import * as coreTables from './001-core-tables';
+import * as toSnakeCaseFunction from './002-to-snake-case-function';
+
+/**
+ * Every schema migration, in order. Listed statically (not read from disk) so the same list works from
+ * TypeScript sources, compiled output and bundles. Data phases are activities, never migrations.
+ */
+export const migrations: Record<string, Migration> = {
+  '001-core-tables': coreTables,
+  '002-to-snake-case-function': toSnakeCaseFunction,
+};

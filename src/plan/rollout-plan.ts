@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+/** Tables a rollout may back up; identifiers are never taken from a plan as free text. */
+export const BACKUP_TABLES = ['runtime_config', 'prompt_templates', 'model_catalog'] as const;
+export type BackupTable = (typeof BACKUP_TABLES)[number];
+
+/** Unleash's own rule for flag names, narrowed to what is safe in a URL path and a log line. */
+const FLAG_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$/;
+const UNLEASH_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$/;
+const MAX_SOAK_MS = 7 * 24 * 3_600_000;
+
+const duration = (what: string) =>
+  z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${what} must be a duration like 30s, 5m or 1h, got "${String(value)}"`,
+      });
+      return z.NEVER;
+    }
+    if (ms > MAX_SOAK_MS) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be at most 7 days` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const stageSchema = z
+  .object({
+    percent: z
+      .number()
+      .int('percent must be a whole number')
+      .min(1, 'percent must be at least 1')
+      .max(100, 'percent must be at most 100'),
+    /** How long the stage holds before the next one; given as a duration string, stored in ms. */
+    soak: duration('soak').default(300_000),
+  })
+  .strict();
+
+export const DEFAULT_STAGES = [
+  { percent: 10, soak: 300_000 },
+  { percent: 50, soak: 300_000 },
+  { percent: 100, soak: 0 },
+];
+
+/**
+ * A rollout plan (YAML or JSON). Unknown keys are errors, so a misspelt or not-yet-supported option is
+ * reported instead of silently ignored.
+ */
+export const rolloutPlanSchema = z
+  .object({
+    flag: z.string().regex(FLAG_NAME, 'flag must be 1-100 characters of letters, digits, ".", "_" or "-"'),
+    unleash: z
+      .object({
+        project: z.string().regex(UNLEASH_ID, 'project must be an Unleash project id').default('default'),
+        environment: z.string().regex(UNLEASH_ID, 'environment must be an Unleash environment name'),
+      })
+      .strict(),
+    backup: z
+      .object({
+        tables: z
+          .array(
+            z.enum(BACKUP_TABLES, { message: `backup tables must be among ${BACKUP_TABLES.join(', ')}` }),
+          )
+          .refine((tables) => new Set(tables).size === tables.length, 'backup tables must not repeat')
+          .default([...BACKUP_TABLES]),
+      })
+      .strict()
+      .default({ tables: [...BACKUP_TABLES] }),
+    stages: z
+      .array(stageSchema)
+      .min(1, 'a plan needs at least one stage')
+      .max(20, 'a plan has at most 20 stages')
+      .default(DEFAULT_STAGES),
+  })
+  .strict()
+  .superRefine((plan, ctx) => {
+    plan.stages.forEach((stage, index) => {
+      const previous = plan.stages[index - 1];
+      if (previous && stage.percent <= previous.percent) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', index, 'percent'],
+          message: `stages must increase: ${stage.percent} follows ${previous.percent}`,
+        });
+      }
+    });
+    const last = plan.stages.at(-1);
+    if (last && last.percent !== 100) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages', plan.stages.length - 1, 'percent'],
+        message: 'the last stage must be 100 percent',
+      });
+    }
+  });
+
+/** A validated plan: durations in milliseconds, defaults filled in. */
+export type RolloutPlan = z.output<typeof rolloutPlanSchema>;
+/** A plan as written in a file. */
+export type RolloutPlanInput = z.input<typeof rolloutPlanSchema>;
+
+export class PlanError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid rollout plan ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'PlanError';
+  }
+}
+
+function issuePath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, part) =>
+      typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part),
+    '',
+  );
+}
+
+/**
+ * Validates a parsed plan; throws {@link PlanError} listing every problem with its path.
+ * Pure (no I/O), so the workflow re-validates its input with the same rules.
+ *
+ * @example
+ * const plan = parseRolloutPlan({ flag: 'unified-config', unleash: { environment: 'development' } }, 'inline');
+ * plan.stages.map((s) => s.percent); // [10, 50, 100]
+ */
+export function parseRolloutPlan(input: unknown, source = 'plan'): RolloutPlan {
+  const result = rolloutPlanSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new PlanError(
+    source,
+    result.error.issues.map((issue) => {
+      const where = issuePath(issue.path);
+      const message =
+        issue.code === 'unrecognized_keys'
+          ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+          : issue.message;
+      return where ? `${where}: ${message}` : message;
+    }),
+  );
+}

@@ -1,0 +1,20 @@
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+/**
+ * Search attributes that make rollouts findable in the Temporal UI's list (SPEC §5).
+ * Registered by the stack manager (`--search-attribute` on the dev server) and by docker-compose's one-shot.
+ */
+export const ROLLOUT_FLAG = defineSearchAttributeKey('RolloutFlag', 'KEYWORD');
+export const ROLLOUT_PHASE = defineSearchAttributeKey('RolloutPhase', 'KEYWORD');
+export const ROLLOUT_PERCENT = defineSearchAttributeKey('RolloutPercent', 'INT');
+
+export const rolloutSearchAttributes = [ROLLOUT_FLAG, ROLLOUT_PHASE, ROLLOUT_PERCENT] as const;
+
+const cliTypeName = { KEYWORD: 'Keyword', INT: 'Int' } as const;
+
+/** The `Name=Type` form the Temporal CLI's `--search-attribute` flag takes. */
+export function searchAttributeFlags(): string[] {
+  return rolloutSearchAttributes.map(
+    (key) => `${key.name}=${cliTypeName[key.type as keyof typeof cliTypeName]}`,
+  );
+}

@@ -1,0 +1,36 @@
+import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { createActivities } from '../../activities';
+import type { Database } from '../../db/schema';
+import type { UnleashAdminClient } from '../unleash/unleash-admin-client';
+
+export interface RolloutWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Kysely<Database>;
+  unleash: UnleashAdminClient;
+  logger: Logger;
+  /** A prebuilt bundle (tests build one per file); by default the worker bundles `workflows/` itself. */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+/**
+ * The rollout worker: the workflows of `workflows/` and the activities from `createActivities`.
+ *
+ * @example
+ * const worker = await createRolloutWorker({ connection, namespace: 'default', taskQueue, db, unleash, logger });
+ * await worker.run();
+ */
+export function createRolloutWorker(options: RolloutWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('../../workflows') }),
+    activities: createActivities({ db: options.db, unleash: options.unleash, logger: options.logger }),
+  });
+}

@@ -1,0 +1,3 @@
+// The worker bundles this module; everything exported here is a workflow or a message definition.
+export { RolloutWorkflow } from './rollout-workflow';
+export { statusQuery } from './rollout-messages';

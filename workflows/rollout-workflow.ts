@@ -1,0 +1,217 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RolloutActivities } from '../activities';
+import type { RecordEventInput } from '../activities/record-event';
+import { parseRolloutPlan, PlanError, type RolloutPlan } from '../src/plan/rollout-plan';
+import { ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../src/temporal/search-attributes';
+import { statusQuery } from './rollout-messages';
+import type { RolloutInput, RolloutPhase, RolloutStatus } from './rollout-status';
+import { workflowNowIso } from './workflow-clock';
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+
+/** Short calls (Unleash, bookkeeping): retried until they succeed or fail for good (non-retryable). */
+const calls = proxyActivities<RolloutActivities>({ startToCloseTimeout: '1 minute', retry });
+/** Data phases: long, heartbeating, so a killed worker is noticed within the heartbeat timeout. */
+const dataPhases = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30s',
+  retry,
+});
+
+const MAX_EVENTS = 100;
+
+interface Phase {
+  name: RolloutPhase;
+  /** Registered before `run` starts, so a failure or cancellation mid-phase still undoes it. */
+  compensate?: () => Promise<void>;
+  run: () => Promise<void>;
+}
+
+function parsePlanOrFail(input: RolloutInput): RolloutPlan {
+  try {
+    return parseRolloutPlan(input.plan, `for rollout ${input.rolloutId}`);
+  } catch (error) {
+    if (error instanceof PlanError) throw ApplicationFailure.nonRetryable(error.message, 'InvalidPlan');
+    throw error;
+  }
+}
+
+/**
+ * Drives one rollout: preflight → backup → flag ramp → complete. On failure or cancellation the
+ * compensations of the phases that started run in reverse (the flag first), then the workflow ends as
+ * failed or cancelled.
+ */
+export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatus> {
+  const plan = parsePlanOrFail(input);
+  const target = { project: plan.unleash.project, environment: plan.unleash.environment, flag: plan.flag };
+  const status: RolloutStatus = {
+    rolloutId: input.rolloutId,
+    flag: plan.flag,
+    project: target.project,
+    environment: target.environment,
+    phase: 'preflight',
+    outcome: 'running',
+    stages: plan.stages.map((s) => ({ percent: s.percent, soakMs: s.soak })),
+    stageIndex: null,
+    percent: 0,
+    soakEndsAt: null,
+    preflight: null,
+    backups: [],
+    events: [],
+    error: null,
+  };
+  setHandler(statusQuery, () => status);
+
+  let claimed = false;
+  const note = (kind: string, message: string) => {
+    status.events.push({ at: workflowNowIso(), kind, message });
+    if (status.events.length > MAX_EVENTS) status.events.splice(0, status.events.length - MAX_EVENTS);
+  };
+  const record = async (
+    event: Omit<RecordEventInput, 'rolloutId' | 'actor'> & { actor?: string },
+    message: string,
+  ) => {
+    note(event.kind, message);
+    if (claimed)
+      await calls.recordEvent({ rolloutId: input.rolloutId, actor: event.actor ?? 'workflow', ...event });
+  };
+  const enter = (phase: RolloutPhase) => {
+    status.phase = phase;
+    upsertSearchAttributes([{ key: ROLLOUT_PHASE, value: phase }]);
+  };
+  const confirmPercent = (percent: number) => {
+    status.percent = percent;
+    upsertSearchAttributes([{ key: ROLLOUT_PERCENT, value: percent }]);
+  };
+
+  const phases: Phase[] = [
+    {
+      name: 'preflight',
+      run: async () => {
+        await calls.claimRollout({ rolloutId: input.rolloutId, workflowId: workflowInfo().workflowId, plan });
+        claimed = true;
+        await record(
+          { dedupeKey: 'started', kind: 'started', actor: input.requestedBy, details: { plan } },
+          `started by ${input.requestedBy}`,
+        );
+        status.preflight = await calls.preflight(plan);
+        await record(
+          {
+            dedupeKey: 'preflight-passed',
+            kind: 'preflight_passed',
+            details: { ...status.preflight },
+            phase: 'preflight',
+          },
+          `preflight passed: ${status.preflight.tables.map((t) => `${t.table} ${t.rows} rows`).join(', ')}`,
+        );
+      },
+    },
+    {
+      name: 'backup',
+      run: async () => {
+        for (const table of plan.backup.tables) {
+          const result = await dataPhases.backupTable({ rolloutId: input.rolloutId, table });
+          status.backups.push(result);
+          await record(
+            {
+              dedupeKey: `backup-${table}`,
+              kind: 'backup_verified',
+              details: { ...result },
+              phase: 'backup',
+            },
+            `${result.reused ? 'reused' : 'made'} ${result.backupTable}: ${result.rowCount} rows, checksum verified`,
+          );
+        }
+      },
+    },
+    {
+      name: 'ramp',
+      compensate: async () => {
+        await calls.setFlagPercent({ target, percent: 0 });
+        confirmPercent(0);
+        await record(
+          { dedupeKey: 'flag-rolled-back', kind: 'flag_rolled_back', details: { percent: 0 }, percent: 0 },
+          'flag set to 0% and confirmed',
+        );
+      },
+      run: async () => {
+        for (const [index, stage] of plan.stages.entries()) {
+          const readback = await calls.setFlagPercent({ target, percent: stage.percent });
+          status.stageIndex = index;
+          confirmPercent(readback.percent);
+          await record(
+            {
+              dedupeKey: `stage-${index}-reached`,
+              kind: 'stage_reached',
+              details: { stage: index + 1, percent: readback.percent, strategyId: readback.strategyId },
+              phase: 'ramp',
+              percent: readback.percent,
+            },
+            `stage ${index + 1}/${plan.stages.length}: Unleash confirms ${readback.percent}%`,
+          );
+          if (stage.soak > 0) {
+            status.soakEndsAt = workflowNowIso(stage.soak);
+            await sleep(stage.soak);
+            status.soakEndsAt = null;
+          }
+        }
+      },
+    },
+  ];
+
+  const compensations: { phase: RolloutPhase; run: () => Promise<void> }[] = [];
+  try {
+    for (const phase of phases) {
+      enter(phase.name);
+      if (phase.compensate) compensations.unshift({ phase: phase.name, run: phase.compensate });
+      await phase.run();
+    }
+    enter('complete');
+    status.outcome = 'completed';
+    await record(
+      {
+        dedupeKey: 'completed',
+        kind: 'completed',
+        details: { percent: status.percent },
+        phase: 'complete',
+        state: 'completed',
+      },
+      `completed at ${status.percent}%`,
+    );
+    return status;
+  } catch (error) {
+    const cancelled = isCancellation(error);
+    status.error = cancelled ? 'cancelled' : error instanceof Error ? error.message : String(error);
+    // Compensation must finish even when the workflow itself is being cancelled.
+    await CancellationScope.nonCancellable(async () => {
+      if (compensations.length > 0) {
+        enter('rollback');
+        await record(
+          {
+            dedupeKey: 'rollback-started',
+            kind: 'rollback_started',
+            details: { cause: status.error },
+            phase: 'rollback',
+          },
+          `rolling back: ${status.error}`,
+        );
+        for (const compensation of compensations) await compensation.run();
+      }
+      status.outcome = cancelled ? 'cancelled' : compensations.length > 0 ? 'rolled_back' : 'failed';
+      await record(
+        { dedupeKey: 'ended', kind: status.outcome, details: { cause: status.error }, state: status.outcome },
+        `ended ${status.outcome}`,
+      );
+    });
+    throw error;
+  }
+}
