@@ -7,7 +7,18 @@ import { builtinModules } from 'node:module';
 // Workflow code must stay deterministic: Temporal replays it from history, so no Node built-ins, no I/O
 // libraries and no ambient clock or randomness (the SDK's `sleep`, `uuid4` and workflow time are the only ones).
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
-const ioPackages = ['pg', 'kysely', 'unleash-client', 'pino', 'prom-client', 'yaml', 'commander', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const ioPackages = [
+  'pg',
+  'kysely',
+  'unleash-client',
+  'pino',
+  'prom-client',
+  'yaml',
+  'commander',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', '.tools/', '.state/'] },
@@ -31,28 +42,50 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              group: ['**/activities', '**/activities/**', '../db/**', '**/db/**', '**/src/dev/**', '**/src/cli/**', '**/src/worker/**'],
+              group: [
+                '**/activities',
+                '**/activities/**',
+                '../db/**',
+                '**/db/**',
+                '**/src/dev/**',
+                '**/src/cli/**',
+                '**/src/worker/**',
+              ],
               allowTypeImports: true,
-              message: 'Workflows may only `import type` from activities and db; activities run through proxyActivities.',
+              message:
+                'Workflows may only `import type` from activities and db; activities run through proxyActivities.',
             },
           ],
         },
       ],
       'no-restricted-globals': [
         'error',
-        ...['process', 'require', 'setTimeout', 'setInterval', 'fetch', 'Buffer', '__dirname'].map((name) => ({
-          name,
-          message: 'Not available to deterministic workflow code; use the Temporal workflow API.',
-        })),
+        ...['process', 'require', 'setTimeout', 'setInterval', 'fetch', 'Buffer', '__dirname'].map(
+          (name) => ({
+            name,
+            message: 'Not available to deterministic workflow code; use the Temporal workflow API.',
+          }),
+        ),
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'Use workflow time from the SDK (Date in the sandbox is replayed), not Date.now.' },
-        { object: 'Math', property: 'random', message: 'Use the SDK\'s uuid4 or a seeded value, not Math.random.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'Use workflow time from the SDK (Date in the sandbox is replayed), not Date.now.',
+        },
+        {
+          object: 'Math',
+          property: 'random',
+          message: "Use the SDK's uuid4 or a seeded value, not Math.random.",
+        },
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'Use workflow time from the SDK, not new Date().' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'Use workflow time from the SDK, not new Date().',
+        },
       ],
     },
   },
