@@ -133,7 +133,7 @@ function typescriptSourceOf(entry: string): string {
 }
 
 function createdDatabases(): Set<string> {
-  const sql = read('docker/postgres-init.sql').replace(/--.*$/gm, '');
+  const sql = read('db/postgres-init.sql').replace(/--.*$/gm, '');
   return new Set(
     [...sql.matchAll(/CREATE\s+DATABASE\s+"?([A-Za-z0-9_]+)"?/gi)].map((match) => match[1] ?? ''),
   );
@@ -338,9 +338,7 @@ describe('docker-compose.yml', () => {
     const created = createdDatabases();
     expect(needed.filter((database) => !created.has(database))).toEqual([]);
     expect(service('postgres').volumes).toContainEqual(
-      expect.stringMatching(
-        /^\.\/docker\/postgres-init\.sql:\/docker-entrypoint-initdb\.d\/[^:]+\.sql(:ro)?$/,
-      ),
+      expect.stringMatching(/^\.\/db\/postgres-init\.sql:\/docker-entrypoint-initdb\.d\/[^:]+\.sql(:ro)?$/),
     );
   });
 
@@ -368,7 +366,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('has Prometheus scrape the worker and the config service at their container ports', () => {
-    const config = parse(read('docker/prometheus.yml')) as {
+    const config = parse(read('prometheus.yml')) as {
       scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
     };
     const targets = config.scrape_configs.flatMap(
@@ -378,9 +376,7 @@ describe('docker-compose.yml', () => {
       const port = portsOf(name)[0]?.target;
       expect(targets).toContain(`${name}:${port}`);
     }
-    expect(service('prometheus').volumes).toContain(
-      './docker/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
-    );
+    expect(service('prometheus').volumes).toContain('./prometheus.yml:/etc/prometheus/prometheus.yml:ro');
   });
 
   it.each(APP_SERVICES)('builds %s from the Dockerfile', (name) => {

@@ -1,0 +1,48 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { listAuditEvents } from '../../db/audit-events';
+import type { AuditEventRow } from '../../db/schema';
+import { statusQuery } from '../../workflows/rollout-messages';
+import type { RolloutStatus } from '../../workflows/rollout-status';
+import type { RolloutConnections } from './rollout-connections';
+
+export interface RolloutView {
+  rolloutId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, … */
+  execution: string;
+  /** The workflow's own status, when a worker answered the query or the workflow completed. */
+  status: RolloutStatus | null;
+  /** Why the workflow's status is missing (no worker polling, for example). */
+  statusUnavailable: string | null;
+  audit: AuditEventRow[];
+}
+
+/** A query needs a worker; without one it would hang, so the CLI gives up after this long. */
+const QUERY_TIMEOUT_MS = 5_000;
+
+/**
+ * Everything `rollout status` shows: the workflow's own status (query, or result once completed) and the
+ * audit log from Postgres, which holds every decision even when no worker is running.
+ */
+export async function readRollout(connections: RolloutConnections, rolloutId: string): Promise<RolloutView> {
+  const handle = connections.client.workflow.getHandle(rolloutId);
+  let execution: string;
+  try {
+    execution = (await handle.describe()).status.name;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new Error(`no rollout with id ${rolloutId}`);
+    throw error;
+  }
+  let status: RolloutStatus | null = null;
+  let statusUnavailable: string | null = null;
+  try {
+    status = await connections.client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
+      handle.query(statusQuery),
+    );
+  } catch (error) {
+    statusUnavailable =
+      `the workflow did not answer its status query within ${QUERY_TIMEOUT_MS / 1000} s ` +
+      `(is a worker running? npm run worker): ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const audit = await listAuditEvents(connections.db, rolloutId);
+  return { rolloutId, execution, status, statusUnavailable, audit };
+}

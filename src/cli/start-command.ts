@@ -1,0 +1,68 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import os from 'node:os';
+import { ROLLOUT_ID } from '../../db/table-backups';
+import { RolloutWorkflow } from '../../workflows/rollout-workflow';
+import { loadPlanFile } from '../plan/load-plan-file';
+import { ROLLOUT_FLAG, ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../temporal/search-attributes';
+import { withConnections, writer } from './cli-context';
+import { newRolloutId } from './new-rollout-id';
+import { workflowUiUrl } from './rollout-connections';
+import { followRollout } from './follow-rollout';
+
+/** Release managers' entry point: validate the plan, start the workflow, optionally follow it to the end. */
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('validate a plan file (YAML or JSON) and start its rollout')
+    .argument('<plan>', 'path to the plan file')
+    .option('--id <rolloutId>', `rollout id (default: generated; must match ${ROLLOUT_ID})`)
+    .option('--watch', 'follow the rollout until it ends')
+    .option('--json', 'print the started rollout as JSON')
+    .action(
+      async (
+        planFile: string,
+        options: { id?: string; watch?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        const out = writer(command);
+        // Everything that can be wrong with the input is reported before anything starts.
+        const plan = await loadPlanFile(planFile);
+        const rolloutId = options.id ?? newRolloutId();
+        if (!ROLLOUT_ID.test(rolloutId))
+          throw new Error(`rollout id "${rolloutId}" must match ${ROLLOUT_ID}`);
+        const requestedBy = `${os.userInfo().username}@${os.hostname()}`;
+        await withConnections(async (connections) => {
+          const { env, client } = connections;
+          try {
+            await client.workflow.start(RolloutWorkflow, {
+              workflowId: rolloutId,
+              taskQueue: env.ROLLOUT_TASK_QUEUE,
+              args: [{ rolloutId, plan, requestedBy }],
+              typedSearchAttributes: [
+                { key: ROLLOUT_FLAG, value: plan.flag },
+                { key: ROLLOUT_PHASE, value: 'preflight' },
+                { key: ROLLOUT_PERCENT, value: 0 },
+              ],
+            });
+          } catch (error) {
+            if (error instanceof WorkflowExecutionAlreadyStartedError)
+              throw new Error(`rollout ${rolloutId} already exists`);
+            throw error;
+          }
+          const url = workflowUiUrl(env, rolloutId);
+          if (options.json) {
+            out(
+              `${JSON.stringify({ rolloutId, flag: plan.flag, environment: plan.unleash.environment, url })}\n`,
+            );
+          } else {
+            out(
+              `started rollout ${rolloutId} of ${plan.flag} in ${plan.unleash.project}/${plan.unleash.environment}\n`,
+            );
+            out(`  stages ${plan.stages.map((s) => `${s.percent}%`).join(' → ')}\n  temporal ${url}\n`);
+          }
+          if (options.watch) await followRollout(connections, rolloutId, { json: options.json, write: out });
+        });
+      },
+    );
+}

@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import { createDatabase } from '../../db/create-database';
+import { createProgram } from '../cli/main';
+import { readEnv } from '../config/env';
+import { loadDotenv, projectRoot } from '../config/load-dotenv';
+import { stackUp } from '../dev/stack';
+import { seedDemoData } from './seed-demo-data';
+
+function say(line: string): void {
+  process.stdout.write(`\n== ${line}\n`);
+}
+
+/**
+ * `npm run demo`: brings the stack up, seeds legacy-shaped demo data, starts a worker, runs a rollout of
+ * `demo-plan.yaml` through the `rollout` CLI with progress, prints the final status and the Temporal UI link.
+ * The stack keeps running afterwards so the workflow can be inspected; `npm run stack:down` stops it.
+ */
+async function main(): Promise<void> {
+  loadDotenv();
+  const env = readEnv();
+  say('bringing up the stack (Postgres databases and migrations, Temporal dev server, Unleash)');
+  await stackUp(env, { log: (line) => process.stdout.write(`   ${line}\n`) });
+
+  say('seeding demo data (camelCase keys, duplicates, templates)');
+  const db = createDatabase(env.DATABASE_URL, { applicationName: 'rollout-demo', maxConnections: 1 });
+  try {
+    const seeded = await seedDemoData(db);
+    process.stdout.write(
+      `   ${seeded.seeded ? 'seeded' : 'already seeded:'} ${seeded.configRows} runtime_config rows, ${seeded.templates} templates\n`,
+    );
+  } finally {
+    await db.destroy();
+  }
+
+  say(`starting a worker on task queue ${env.ROLLOUT_TASK_QUEUE}`);
+  const logDir = path.join(projectRoot, '.state', 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const workerLog = path.join(logDir, 'demo-worker.log');
+  const worker = spawn(
+    path.join(projectRoot, 'node_modules', '.bin', 'tsx'),
+    [path.join(projectRoot, 'src', 'worker', 'main.ts')],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: process.env,
+    },
+  );
+  const log = createWriteStream(workerLog, { flags: 'a' });
+  worker.stdout.pipe(log);
+  worker.stderr.pipe(log);
+  process.stdout.write(`   worker pid ${worker.pid}, log ${path.relative(process.cwd(), workerLog)}\n`);
+  const workerExit = once(worker, 'exit');
+
+  try {
+    say('rollout start src/demo/demo-plan.yaml --watch');
+    const program = createProgram();
+    await program.parseAsync(['node', 'rollout', 'start', path.join(__dirname, 'demo-plan.yaml'), '--watch']);
+    if (process.exitCode) throw new Error(`the demo rollout did not complete (worker log: ${workerLog})`);
+  } finally {
+    worker.kill('SIGTERM');
+    await workerExit;
+    log.end();
+  }
+  say(
+    'done. The stack keeps running: open the link above in the Temporal UI; stop it with npm run stack:down',
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
