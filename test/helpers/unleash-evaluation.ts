@@ -42,3 +42,23 @@ export async function evaluateForUsers(
     client.destroy();
   }
 }
+
+/**
+ * Unleash serves clients from a cache that follows Admin API writes within about a second, so a client
+ * made right after a change may still get the previous state. Evaluates with fresh clients until one has
+ * received `percent`, within `timeoutMs`.
+ */
+export async function evaluateOncePropagated(
+  env: Env,
+  flag: string,
+  userIds: readonly string[],
+  percent: number,
+  timeoutMs = 15_000,
+): Promise<{ enabled: Set<string>; clientPercent: string | undefined }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await evaluateForUsers(env, flag, userIds);
+    if (result.clientPercent === String(percent) || Date.now() > deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -10,7 +10,7 @@ import { RolloutWorkflow, statusQuery } from '../../workflows';
 import type { RolloutStatus } from '../../workflows/rollout-status';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
-import { evaluateForUsers } from '../helpers/unleash-evaluation';
+import { evaluateOncePropagated } from '../helpers/unleash-evaluation';
 
 const USERS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 const STAGES = [10, 50, 100];
@@ -103,7 +103,7 @@ test('a rollout backs up, ramps the real Unleash flag stage by stage with growin
         foreignStrategies: [],
       });
 
-      const { enabled, clientPercent } = await evaluateForUsers(temporal.env, flag, USERS);
+      const { enabled, clientPercent } = await evaluateOncePropagated(temporal.env, flag, USERS, percent);
       expect(clientPercent).toBe(String(percent));
       const share = (enabled.size / USERS.length) * 100;
       expect(Math.abs(share - percent)).toBeLessThanOrEqual(2);
@@ -206,7 +206,8 @@ test('a second rollout of the same flag is refused, and cancelling the first rol
     flag,
   });
   expect(readback.percent).toBe(0);
-  const { enabled } = await evaluateForUsers(temporal.env, flag, USERS);
+  const { enabled, clientPercent } = await evaluateOncePropagated(temporal.env, flag, USERS, 0);
+  expect(clientPercent).toBe('0');
   expect(enabled.size).toBe(0);
   expect(await getRun(database.db, first)).toMatchObject({ state: 'cancelled', percent: 0 });
   expect(await getRun(database.db, second)).toBeUndefined();
