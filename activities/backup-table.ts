@@ -1,4 +1,5 @@
-import { backupTable as copyAndVerify, type BackupResult } from '../db/table-backups';
+import { ApplicationFailure } from '@temporalio/activity';
+import { backupTable as copyAndVerify, BackupIntegrityError, type BackupResult } from '../db/table-backups';
 import type { BackupTable } from '../src/plan/rollout-plan';
 import type { ActivityDeps } from './activity-deps';
 import { heartbeatWhile } from './heartbeat-while';
@@ -10,7 +11,13 @@ export interface BackupTableInput {
 
 /** Backs up one table for a rollout (verified count and checksum); a retry reuses a verified backup. */
 export async function backupTable(deps: ActivityDeps, input: BackupTableInput): Promise<BackupResult> {
-  const result = await heartbeatWhile(() => copyAndVerify(deps.db, input.rolloutId, input.table));
+  const result = await heartbeatWhile(() => copyAndVerify(deps.db, input.rolloutId, input.table)).catch(
+    (error: unknown) => {
+      if (error instanceof BackupIntegrityError)
+        throw ApplicationFailure.nonRetryable(error.message, error.name);
+      throw error;
+    },
+  );
   deps.logger.info({ rolloutId: input.rolloutId, ...result }, 'backup verified');
   return result;
 }

@@ -19,6 +19,12 @@ export async function claimRollout(deps: ActivityDeps, input: ClaimRolloutInput)
     environment: input.plan.unleash.environment,
     plan: input.plan,
   });
+  if (!result.claimed && result.reason === 'id-used') {
+    throw ApplicationFailure.nonRetryable(
+      `rollout id ${input.rolloutId} was already used by another rollout; start with a new id`,
+      'RolloutIdUsed',
+    );
+  }
   if (!result.claimed) {
     throw ApplicationFailure.nonRetryable(
       `flag ${input.plan.flag} in ${input.plan.unleash.project}/${input.plan.unleash.environment} already has a running rollout (${result.heldBy}); one rollout per flag and environment at a time`,

@@ -34,7 +34,7 @@ export async function findRunningRun(
 export async function claimRun(
   db: Db,
   run: NewRun,
-): Promise<{ claimed: true } | { claimed: false; heldBy: string }> {
+): Promise<{ claimed: true } | { claimed: false; heldBy: string; reason: 'id-used' | 'flag-busy' }> {
   const inserted = await db
     .insertInto('rollout_runs')
     .values({

@@ -1,22 +1,35 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { ROLLOUT_ID } from '../src/plan/rollout-id';
 import type { BackupRow, Database } from './schema';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Rollout ids become part of table names, so they are held to a rule that is safe as an identifier. */
-export const ROLLOUT_ID = /^[a-z][a-z0-9-]{2,29}$/;
-const TABLE = /^[a-z_][a-z0-9_]{0,30}$/;
+export { ROLLOUT_ID };
+/** Single underscores only, so the `__` between id and table in a backup name is unambiguous. */
+const TABLE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+const MAX_IDENTIFIER_BYTES = 63;
 
 /**
- * The backup table of one source table in one rollout: `backup_<rollout id>_<table>`, at most 63 bytes.
+ * The backup table of one source table in one rollout: `backup_<rollout id>__<table>`. Distinct inputs give
+ * distinct names (the id has no `__`, the table none either), and a name Postgres would truncate past 63
+ * bytes is refused rather than silently shortened into a possible collision.
  *
  * @example
- * backupTableName('r-20261126-ab12', 'runtime_config'); // 'backup_r_20261126_ab12_runtime_config'
+ * backupTableName('r-20261126-ab12', 'runtime_config'); // 'backup_r_20261126_ab12__runtime_config'
  */
 export function backupTableName(rolloutId: string, table: string): string {
   if (!ROLLOUT_ID.test(rolloutId)) throw new Error(`rollout id "${rolloutId}" must match ${ROLLOUT_ID}`);
   if (!TABLE.test(table)) throw new Error(`table name "${table}" must match ${TABLE}`);
-  return `backup_${rolloutId.replaceAll('-', '_')}_${table}`;
+  const name = `backup_${rolloutId.replaceAll('-', '_')}__${table}`;
+  if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES) {
+    throw new Error(`backup table name ${name} is longer than Postgres's ${MAX_IDENTIFIER_BYTES}-byte limit`);
+  }
+  return name;
+}
+
+/** A backup that cannot be trusted or would be overwritten: retrying cannot fix it, a person must look. */
+export class BackupIntegrityError extends Error {
+  override name = 'BackupIntegrityError';
 }
 
 export interface TableFingerprint {
@@ -83,20 +96,22 @@ export async function backupTable(
       const record = await findBackupRecord(trx, rolloutId, sourceTable);
       if (record) {
         if (!(await tableExists(trx, backup))) {
-          throw new Error(
+          throw new BackupIntegrityError(
             `backup of ${sourceTable} is recorded for rollout ${rolloutId} but ${backup} is missing`,
           );
         }
         const found = await fingerprintTable(trx, backup);
         if (found.rowCount !== record.row_count || found.checksum !== record.checksum) {
-          throw new Error(
+          throw new BackupIntegrityError(
             `backup ${backup} no longer matches its record (rows ${found.rowCount} vs ${record.row_count}); refusing to reuse or overwrite it`,
           );
         }
         return { sourceTable, backupTable: backup, ...found, reused: true };
       }
       if (await tableExists(trx, backup)) {
-        throw new Error(`table ${backup} exists but is not a recorded backup; refusing to overwrite it`);
+        throw new BackupIntegrityError(
+          `table ${backup} exists but is not a recorded backup; refusing to overwrite it`,
+        );
       }
       await sql`set local lock_timeout = '5s'`.execute(trx);
       await sql`create table ${sql.table(backup)} (like ${sql.table(sourceTable)} including all)`.execute(
@@ -108,7 +123,7 @@ export async function backupTable(
       const live = await fingerprintTable(trx, sourceTable);
       const copy = await fingerprintTable(trx, backup);
       if (live.rowCount !== copy.rowCount || live.checksum !== copy.checksum) {
-        throw new Error(
+        throw new BackupIntegrityError(
           `backup ${backup} does not match ${sourceTable}: rows ${copy.rowCount} vs ${live.rowCount}, checksum ${copy.checksum} vs ${live.checksum}`,
         );
       }

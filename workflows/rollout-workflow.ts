@@ -10,6 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { RolloutActivities } from '../activities';
 import type { RecordEventInput } from '../activities/record-event';
+import { ROLLOUT_ID } from '../src/plan/rollout-id';
 import { parseRolloutPlan, PlanError, type RolloutPlan } from '../src/plan/rollout-plan';
 import { ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../src/temporal/search-attributes';
 import { statusQuery } from './rollout-messages';
@@ -37,6 +38,12 @@ interface Phase {
 }
 
 function parsePlanOrFail(input: RolloutInput): RolloutPlan {
+  if (!ROLLOUT_ID.test(input.rolloutId)) {
+    throw ApplicationFailure.nonRetryable(
+      `rollout id "${input.rolloutId}" must match ${ROLLOUT_ID}`,
+      'InvalidPlan',
+    );
+  }
   try {
     return parseRolloutPlan(input.plan, `for rollout ${input.rolloutId}`);
   } catch (error) {

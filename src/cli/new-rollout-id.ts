@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ROLLOUT_ID } from '../../db/table-backups';
+import { ROLLOUT_ID } from '../plan/rollout-id';
 
 /**
  * A fresh rollout id, `r-<yyyymmdd>-<6 hex>`: sortable by day, short enough for backup table names.

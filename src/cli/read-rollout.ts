@@ -35,9 +35,13 @@ export async function readRollout(connections: RolloutConnections, rolloutId: st
   let status: RolloutStatus | null = null;
   let statusUnavailable: string | null = null;
   try {
-    status = await connections.client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
-      handle.query(statusQuery),
-    );
+    // A completed rollout's result is its final status and needs no worker; anything else is asked.
+    status =
+      execution === 'COMPLETED'
+        ? await handle.result()
+        : await connections.client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
+            handle.query(statusQuery),
+          );
   } catch (error) {
     statusUnavailable =
       `the workflow did not answer its status query within ${QUERY_TIMEOUT_MS / 1000} s ` +

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import os from 'node:os';
-import { ROLLOUT_ID } from '../../db/table-backups';
+import { ROLLOUT_ID } from '../plan/rollout-id';
 import { RolloutWorkflow } from '../../workflows/rollout-workflow';
 import { loadPlanFile } from '../plan/load-plan-file';
 import { ROLLOUT_FLAG, ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../temporal/search-attributes';
@@ -38,6 +38,8 @@ export function registerStartCommand(program: Command): void {
             await client.workflow.start(RolloutWorkflow, {
               workflowId: rolloutId,
               taskQueue: env.ROLLOUT_TASK_QUEUE,
+              // A rollout id names one rollout forever: its backups and audit log are keyed by it.
+              workflowIdReusePolicy: 'REJECT_DUPLICATE',
               args: [{ rolloutId, plan, requestedBy }],
               typedSearchAttributes: [
                 { key: ROLLOUT_FLAG, value: plan.flag },

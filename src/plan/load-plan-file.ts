@@ -14,16 +14,16 @@ export async function loadPlanFile(file: string): Promise<RolloutPlan> {
   } catch (error) {
     throw new PlanError(file, [`cannot read the file: ${(error as Error).message}`]);
   }
+  const isJson = path.extname(file).toLowerCase() === '.json';
+  // Editors on some platforms start files with a byte-order mark; JSON.parse rejects it, YAML ignores it.
+  const body = text.replace(/^\uFEFF/, '');
   let data: unknown;
   try {
-    data =
-      path.extname(file).toLowerCase() === '.json'
-        ? JSON.parse(text)
-        : parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    data = isJson ? JSON.parse(body) : parseYaml(body, { prettyErrors: true, uniqueKeys: true });
   } catch (error) {
     const detail =
       error instanceof YAMLParseError || error instanceof SyntaxError ? error.message : String(error);
-    throw new PlanError(file, [`not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${detail}`]);
+    throw new PlanError(file, [`not valid ${isJson ? 'JSON' : 'YAML'}: ${detail}`]);
   }
   return parseRolloutPlan(data, file);
 }

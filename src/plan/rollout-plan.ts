@@ -11,12 +11,18 @@ const UNLEASH_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$/;
 const MAX_SOAK_MS = 7 * 24 * 3_600_000;
 
 const duration = (what: string) =>
-  z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
-    const ms = typeof value === 'number' ? value : parseDuration(value);
+  z.unknown().transform((value, ctx) => {
+    const ms =
+      typeof value === 'number' && Number.isInteger(value) && value >= 0
+        ? value
+        : typeof value === 'string'
+          ? parseDuration(value)
+          : undefined;
     if (ms === undefined) {
+      const shown = typeof value === 'string' ? `"${value}"` : String(value);
       ctx.addIssue({
         code: 'custom',
-        message: `${what} must be a duration like 30s, 5m or 1h, got "${String(value)}"`,
+        message: `${what} must be a duration like 30s, 5m or 1h, got ${shown}`,
       });
       return z.NEVER;
     }
@@ -39,11 +45,58 @@ const stageSchema = z
   })
   .strict();
 
-export const DEFAULT_STAGES = [
+const DEFAULT_STAGES = [
   { percent: 10, soak: 300_000 },
   { percent: 50, soak: 300_000 },
   { percent: 100, soak: 0 },
-];
+] as const;
+
+/** Fresh copies each time, so changing one parsed plan can never change the defaults of the next. */
+export function defaultStages(): { percent: number; soak: number }[] {
+  return DEFAULT_STAGES.map((stage) => ({ ...stage }));
+}
+
+/** The percents of raw stage input that are whole numbers, by index; anything else is another rule's error. */
+function rawPercents(stages: unknown): Map<number, number> {
+  const found = new Map<number, number>();
+  if (!Array.isArray(stages)) return found;
+  stages.forEach((stage: unknown, index) => {
+    const percent = (stage as { percent?: unknown } | null)?.percent;
+    if (typeof percent === 'number' && Number.isInteger(percent)) found.set(index, percent);
+  });
+  return found;
+}
+
+const stagesSchema = z
+  .array(stageSchema)
+  .min(1, 'a plan needs at least one stage')
+  .max(20, 'a plan has at most 20 stages')
+  .superRefine(
+    (_stages, ctx) => {
+      // Checked on the raw values so the order problems are reported together with every other problem.
+      const percents = rawPercents(ctx.value);
+      for (const [index, percent] of percents) {
+        const previous = percents.get(index - 1);
+        if (previous !== undefined && percent <= previous) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'percent'],
+            message: `stages must increase: ${percent} follows ${previous}`,
+          });
+        }
+      }
+      const lastIndex = Array.isArray(ctx.value) ? ctx.value.length - 1 : -1;
+      const last = percents.get(lastIndex);
+      if (last !== undefined && last !== 100) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [lastIndex, 'percent'],
+          message: 'the last stage must be 100 percent',
+        });
+      }
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
 
 /**
  * A rollout plan (YAML or JSON). Unknown keys are errors, so a misspelt or not-yet-supported option is
@@ -65,37 +118,13 @@ export const rolloutPlanSchema = z
             z.enum(BACKUP_TABLES, { message: `backup tables must be among ${BACKUP_TABLES.join(', ')}` }),
           )
           .refine((tables) => new Set(tables).size === tables.length, 'backup tables must not repeat')
-          .default([...BACKUP_TABLES]),
+          .default(() => [...BACKUP_TABLES]),
       })
       .strict()
-      .default({ tables: [...BACKUP_TABLES] }),
-    stages: z
-      .array(stageSchema)
-      .min(1, 'a plan needs at least one stage')
-      .max(20, 'a plan has at most 20 stages')
-      .default(DEFAULT_STAGES),
+      .default(() => ({ tables: [...BACKUP_TABLES] })),
+    stages: stagesSchema.default(defaultStages),
   })
-  .strict()
-  .superRefine((plan, ctx) => {
-    plan.stages.forEach((stage, index) => {
-      const previous = plan.stages[index - 1];
-      if (previous && stage.percent <= previous.percent) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['stages', index, 'percent'],
-          message: `stages must increase: ${stage.percent} follows ${previous.percent}`,
-        });
-      }
-    });
-    const last = plan.stages.at(-1);
-    if (last && last.percent !== 100) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['stages', plan.stages.length - 1, 'percent'],
-        message: 'the last stage must be 100 percent',
-      });
-    }
-  });
+  .strict();
 
 /** A validated plan: durations in milliseconds, defaults filled in. */
 export type RolloutPlan = z.output<typeof rolloutPlanSchema>;
