@@ -19,6 +19,11 @@ export const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1),
   TEMPORAL_UI_URL: z.string().url(),
   ROLLOUT_TASK_QUEUE: z.string().min(1),
+  /** host:port where the worker serves Temporal SDK metrics for Prometheus; unset = no metrics endpoint. */
+  WORKER_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, 'must be host:port')
+    .optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

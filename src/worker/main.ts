@@ -1,4 +1,4 @@
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createDatabase } from '../../db/create-database';
 import { readEnv } from '../config/env';
 import { loadDotenv } from '../config/load-dotenv';
@@ -11,6 +11,12 @@ async function main(): Promise<void> {
   loadDotenv();
   const env = readEnv();
   const logger = createLogger('rollout-worker');
+  if (env.WORKER_METRICS_ADDRESS) {
+    // Must precede the first connection: the SDK's runtime (and its Prometheus endpoint) is created once.
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_METRICS_ADDRESS } } },
+    });
+  }
   const db = createDatabase(env.DATABASE_URL, { applicationName: 'rollout-worker' });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS }).catch(
     (error: unknown) => {
