@@ -1,6 +1,6 @@
 import { readEnv } from '../src/config/env';
 import { loadDotenv } from '../src/config/load-dotenv';
-import { stackDown, stackUp, type StackComponent } from '../src/dev/stack';
+import { stackUp, type StackComponent } from '../src/dev/stack';
 
 declare global {
   // Shared with global-teardown, which jest runs in this same process.
@@ -10,13 +10,7 @@ declare global {
 /** Brings the stack up once per run, reusing whatever already runs, and remembers what it started. */
 export default async function globalSetup(): Promise<void> {
   loadDotenv();
-  try {
-    const { started } = await stackUp(readEnv(), {
-      log: (line) => process.stderr.write(`[stack] ${line}\n`),
-    });
-    globalThis.rolloutStackStarted = started;
-  } catch (error) {
-    await stackDown(); // Leave nothing half-started behind a failed setup.
-    throw error;
-  }
+  // On failure stackUp itself stops what it started; a stack someone else runs is never touched.
+  const { started } = await stackUp(readEnv(), { log: (line) => process.stderr.write(`[stack] ${line}\n`) });
+  globalThis.rolloutStackStarted = started;
 }

@@ -24,7 +24,7 @@ const calls = proxyActivities<RolloutActivities>({ startToCloseTimeout: '1 minut
 /** Data phases: long, heartbeating, so a killed worker is noticed within the heartbeat timeout. */
 const dataPhases = proxyActivities<RolloutActivities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '15s',
   retry,
 });
 

@@ -16,6 +16,9 @@ export interface ManagedProcessSpec {
 }
 
 export class ManagedProcesses {
+  /** Names this instance started, so a failed bring-up can undo exactly its own starts. */
+  readonly startedHere = new Set<string>();
+
   constructor(private readonly stateDir: string) {}
 
   private pidFile(name: string): string {
@@ -41,6 +44,7 @@ export class ManagedProcesses {
       if (child.pid === undefined) throw new Error(`could not start ${spec.name} (${spec.command})`);
       child.unref();
       writeFileSync(this.pidFile(spec.name), String(child.pid));
+      this.startedHere.add(spec.name);
       return child.pid;
     } finally {
       closeSync(out);

@@ -50,11 +50,9 @@ export async function stackUp(env: Env, options: StackOptions = {}): Promise<{ s
   const log = options.log ?? ((line: string) => console.error(`[stack] ${line}`));
   const paths = dirs(options.root ?? projectRoot);
   const processes = new ManagedProcesses(paths.stateDir);
-  const started: StackComponent[] = [];
-
   await preparePostgres(env.DATABASE_URL, log);
   // Temporal and Unleash start in parallel: each takes seconds, Unleash's first start much longer.
-  const [temporalStarted, unleashStarted] = await Promise.all([
+  const results = await Promise.allSettled([
     ensureTemporal(
       { address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, uiUrl: env.TEMPORAL_UI_URL },
       processes,
@@ -73,8 +71,18 @@ export async function stackUp(env: Env, options: StackOptions = {}): Promise<{ s
       log,
     ),
   ]);
-  if (temporalStarted) started.push('temporal');
-  if (unleashStarted) started.push('unleash');
+  const started = (['temporal', 'unleash'] as const).filter((name) => processes.startedHere.has(name));
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length > 0) {
+    // Undo only this call's own starts: a component that was already running belongs to someone else.
+    await stackDown(started, options);
+    throw failures.length === 1
+      ? failures[0]
+      : new AggregateError(
+          failures,
+          failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; '),
+        );
+  }
   log(
     `ready: Postgres ${new URL(env.DATABASE_URL).host}, Temporal ${env.TEMPORAL_ADDRESS} ` +
       `(UI ${env.TEMPORAL_UI_URL}), Unleash ${env.UNLEASH_URL}` +
