@@ -52,14 +52,19 @@ export async function claimRun(
     .returning('rollout_id')
     .executeTakeFirst();
   if (inserted) return { claimed: true };
-  const mine = await db
-    .selectFrom('rollout_runs')
-    .select(['state'])
-    .where('rollout_id', '=', run.rolloutId)
-    .executeTakeFirst();
-  if (mine) return { claimed: true };
+  const existing = await getRun(db, run.rolloutId);
+  if (existing) {
+    // Our own earlier attempt (the activity retried after its insert committed) is the only acceptable match.
+    const sameRun =
+      existing.state === 'running' &&
+      existing.workflow_id === run.workflowId &&
+      existing.flag === run.flag &&
+      existing.unleash_project === run.project &&
+      existing.environment === run.environment;
+    return sameRun ? { claimed: true } : { claimed: false, heldBy: run.rolloutId, reason: 'id-used' };
+  }
   const holder = await findRunningRun(db, run);
-  return { claimed: false, heldBy: holder?.rollout_id ?? 'unknown' };
+  return { claimed: false, heldBy: holder?.rollout_id ?? 'unknown', reason: 'flag-busy' };
 }
 
 export async function updateRun(
