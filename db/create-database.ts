@@ -22,6 +22,11 @@ export interface DatabaseOptions {
   /** Shown in pg_stat_activity, so an operator can tell the rollout worker's sessions apart. */
   applicationName?: string;
   connectionTimeoutMs?: number;
+  /**
+   * Told about errors on idle pooled connections (terminated by an operator, a failover, a restart). The pool
+   * drops such a connection and opens a new one when needed; without a listener Node would crash the process.
+   */
+  onIdleError?: (error: Error) => void;
 }
 
 /**
@@ -39,6 +44,12 @@ export function createDatabase(connectionString: string, options: DatabaseOption
     application_name: options.applicationName ?? 'unified-config-rollout',
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     types,
+  });
+  pool.on('error', (error) => {
+    (
+      options.onIdleError ??
+      ((e: Error) => process.stderr.write(`postgres pool: idle connection lost: ${e.message}\n`))
+    )(error);
   });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
