@@ -1,6 +1,8 @@
 import type { Migration } from 'kysely';
 import * as coreTables from './001-core-tables';
 import * as toSnakeCaseFunction from './002-to-snake-case-function';
+import * as runtimeConfigNotify from './003-runtime-config-notify';
+import * as runtimeConfigWriteNormalization from './004-runtime-config-write-normalization';
 
 /**
  * Every schema migration, in order. Listed statically (not read from disk) so the same list works from
@@ -9,4 +11,6 @@ import * as toSnakeCaseFunction from './002-to-snake-case-function';
 export const migrations: Record<string, Migration> = {
   '001-core-tables': coreTables,
   '002-to-snake-case-function': toSnakeCaseFunction,
+  '003-runtime-config-notify': runtimeConfigNotify,
+  '004-runtime-config-write-normalization': runtimeConfigWriteNormalization,
 };

@@ -1,0 +1,167 @@
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  Context,
+  asyncLocalStorage,
+  type Info,
+} from '@temporalio/activity';
+import { noopMetricMeter } from '@temporalio/common';
+import { sql } from 'kysely';
+import pino from 'pino';
+import type { ActivityDeps } from '../../activities/activity-deps';
+import { migrateKeys } from '../../activities/migrate-keys';
+import { restoreTable } from '../../activities/restore-table';
+import { KEY_UNIQUE_CONSTRAINT, type KeyMigrationProgress } from '../../db/key-migration';
+import { fingerprintTable } from '../../db/table-backups';
+import { backupRuntimeConfig, generateLegacyData } from '../helpers/config-fixtures';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
+
+// The activities as a worker runs them, with the activity context the SDK would give them (heartbeat
+// details of the previous attempt, heartbeat sink, cancellation), but no server: the lead's workflow tests
+// run them on a real worker. Context's constructor is the SDK's own, marked internal.
+
+let t: TestDatabase;
+let deps: ActivityDeps;
+
+beforeAll(async () => {
+  t = await createTestDatabase('key_migration_activity');
+  deps = { db: t.db, unleash: undefined as never, logger: pino({ level: 'silent' }) };
+});
+afterAll(() => t?.drop());
+
+beforeEach(async () => {
+  await sql`alter table runtime_config drop constraint if exists ${sql.id(KEY_UNIQUE_CONSTRAINT)}`.execute(
+    t.db,
+  );
+  await sql`truncate runtime_config restart identity`.execute(t.db);
+});
+
+const silent = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+interface Attempt {
+  heartbeats: unknown[];
+  abort: AbortController;
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+
+function attempt(
+  previousDetails: unknown,
+  attemptNumber = 1,
+  onHeartbeat?: (details: unknown) => void,
+): Attempt {
+  const heartbeats: unknown[] = [];
+  const abort = new AbortController();
+  const info = {
+    heartbeatDetails: previousDetails,
+    attempt: attemptNumber,
+    activityType: 'test',
+  } as unknown as Info;
+  const context = new Context(
+    info,
+    new Promise<never>(() => undefined),
+    abort.signal,
+    (details?: unknown) => {
+      heartbeats.push(details);
+      onHeartbeat?.(details);
+    },
+    undefined,
+    silent,
+    noopMetricMeter,
+    {} as never,
+  );
+  return { heartbeats, abort, run: (work) => asyncLocalStorage.run(context, work) };
+}
+
+test('an attempt cancelled mid-phase leaves its checkpoint in heartbeats; the next attempt resumes from it', async () => {
+  await generateLegacyData(t.db, { rows: 10_000 });
+  await backupRuntimeConfig(t.db, 'r-act-0001');
+  const input = { rolloutId: 'r-act-0001', targetBatchMs: 10, maxBatchSize: 500 };
+
+  const first = attempt(undefined, 1, (details) => {
+    if ((details as KeyMigrationProgress | undefined)?.totals?.batches === 8) {
+      first.abort.abort(new CancelledFailure('worker going away'));
+    }
+  });
+  await expect(first.run(() => migrateKeys(deps, input))).rejects.toBeInstanceOf(CancelledFailure);
+  const checkpoint = first.heartbeats.at(-1) as KeyMigrationProgress;
+  expect(checkpoint.totals.batches).toBe(8);
+
+  const second = attempt(checkpoint, 2);
+  const report = await second.run(() => migrateKeys(deps, input));
+  expect(report.resumedAt).toBe(checkpoint.step);
+  // Its very first heartbeat still carries the previous checkpoint, never an empty one.
+  expect(second.heartbeats[0]).toEqual(checkpoint);
+  expect(report.verification.problems).toEqual([]);
+  const migrated = await fingerprintTable(t.db, 'runtime_config');
+
+  // Same data, one uninterrupted attempt: same end state.
+  await sql`alter table runtime_config drop constraint ${sql.id(KEY_UNIQUE_CONSTRAINT)}`.execute(t.db);
+  await sql`truncate runtime_config restart identity`.execute(t.db);
+  await generateLegacyData(t.db, { rows: 10_000 });
+  await backupRuntimeConfig(t.db, 'r-act-0002');
+  const clean = await attempt(undefined).run(() => migrateKeys(deps, { ...input, rolloutId: 'r-act-0002' }));
+  expect(await fingerprintTable(t.db, 'runtime_config')).toEqual(migrated);
+  expect(clean.discarded).toBe(report.discarded);
+});
+
+test('garbage heartbeat details start the phase from the beginning instead of failing', async () => {
+  await generateLegacyData(t.db, { rows: 500 });
+  await backupRuntimeConfig(t.db, 'r-act-0003');
+  const report = await attempt({ step: 'verify', surprise: true }).run(() =>
+    migrateKeys(deps, { rolloutId: 'r-act-0003' }),
+  );
+  expect(report.resumedAt).toBeNull();
+  expect(report.verification.keysNotNormalized).toBe(0);
+});
+
+test('bad input and a missing backup fail for good (non-retryable), before anything changes', async () => {
+  await expect(
+    attempt(undefined).run(() => migrateKeys(deps, { rolloutId: 'Robert"); drop' })),
+  ).rejects.toMatchObject({
+    nonRetryable: true,
+    type: 'InvalidInput',
+  });
+  await expect(attempt(undefined).run(() => migrateKeys(deps, { rolloutId: 'r-act-none' }))).rejects.toEqual(
+    expect.objectContaining({ nonRetryable: true, type: 'MissingBackup' }),
+  );
+  const failure = await attempt(undefined)
+    .run(() => migrateKeys(deps, { rolloutId: 'r-act-none' }))
+    .catch((error: unknown) => error);
+  expect(failure).toBeInstanceOf(ApplicationFailure);
+});
+
+test('the restore activity undoes the migration, and has nothing to do without a backup', async () => {
+  await generateLegacyData(t.db, { rows: 2_000 });
+  const backup = await backupRuntimeConfig(t.db, 'r-act-0004');
+  await attempt(undefined).run(() => migrateKeys(deps, { rolloutId: 'r-act-0004' }));
+
+  const restoring = attempt(undefined);
+  const result = await restoring.run(() =>
+    restoreTable(deps, { rolloutId: 'r-act-0004', table: 'runtime_config' }),
+  );
+  expect(result).toMatchObject({ droppedConstraints: [KEY_UNIQUE_CONSTRAINT], nothingToDo: false });
+  expect(await fingerprintTable(t.db, 'runtime_config')).toEqual({
+    rowCount: backup.rowCount,
+    checksum: backup.checksum,
+  });
+  expect(restoring.heartbeats.length).toBeGreaterThan(0);
+
+  expect(
+    await attempt(undefined).run(() =>
+      restoreTable(deps, { rolloutId: 'r-act-none', table: 'runtime_config' }),
+    ),
+  ).toEqual({
+    table: 'runtime_config',
+    skipped: 'no-backup',
+  });
+  await expect(
+    attempt(undefined).run(() => restoreTable(deps, { rolloutId: 'r-act-0004', table: 'model_catalog' })),
+  ).rejects.toMatchObject({ nonRetryable: true });
+});
