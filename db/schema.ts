@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ModelSeedingTables } from './model-seeding-schema';
 
 /** Timestamps are written by Postgres defaults and read back as `Date`. */
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -75,7 +76,8 @@ export interface RolloutBackupsTable {
   verified_at: CreatedAt;
 }
 
-export interface Database {
+/** Every table; the seeding ledger's types live beside the seeding code (db/model-seeding-schema.ts). */
+export interface Database extends ModelSeedingTables {
   runtime_config: RuntimeConfigTable;
   prompt_templates: PromptTemplatesTable;
   model_catalog: ModelCatalogTable;

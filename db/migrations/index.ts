@@ -3,6 +3,7 @@ import * as coreTables from './001-core-tables';
 import * as toSnakeCaseFunction from './002-to-snake-case-function';
 import * as runtimeConfigNotify from './003-runtime-config-notify';
 import * as runtimeConfigWriteNormalization from './004-runtime-config-write-normalization';
+import * as modelSeedingLedger from './005-model-seeding-ledger';
 
 /**
  * Every schema migration, in order. Listed statically (not read from disk) so the same list works from
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '002-to-snake-case-function': toSnakeCaseFunction,
   '003-runtime-config-notify': runtimeConfigNotify,
   '004-runtime-config-write-normalization': runtimeConfigWriteNormalization,
+  '005-model-seeding-ledger': modelSeedingLedger,
 };
