@@ -1,8 +1,12 @@
 import type { ActivityDeps } from './activity-deps';
 import { backupTable, type BackupTableInput } from './backup-table';
 import { claimRollout, type ClaimRolloutInput } from './claim-rollout';
+import { migrateKeys, type MigrateKeysInput } from './migrate-keys';
 import { preflight } from './preflight';
 import { recordEvent, type RecordEventInput } from './record-event';
+import { restoreTable, type RestoreTableInput } from './restore-table';
+import { rollbackModelSeeding, type RollbackModelSeedingInput } from './rollback-model-seeding';
+import { seedModels, type SeedModelsInput } from './seed-models';
 import { setFlagPercent, type SetFlagPercentInput } from './set-flag-percent';
 import type { RolloutPlan } from '../src/plan/rollout-plan';
 
@@ -22,6 +26,10 @@ export function createActivities(deps: ActivityDeps) {
     backupTable: (input: BackupTableInput) => backupTable(deps, input),
     setFlagPercent: (input: SetFlagPercentInput) => setFlagPercent(deps, input),
     recordEvent: (input: RecordEventInput) => recordEvent(deps, input),
+    migrateKeys: (input: MigrateKeysInput) => migrateKeys(deps, input),
+    restoreTable: (input: RestoreTableInput) => restoreTable(deps, input),
+    seedModels: (input: SeedModelsInput) => seedModels(deps, input),
+    rollbackModelSeeding: (input: RollbackModelSeedingInput) => rollbackModelSeeding(deps, input),
   };
 }
 

@@ -1,5 +1,23 @@
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { OperatorRequest } from './operator-controls';
 import type { RolloutStatus } from './rollout-status';
 
 /** Current phase, stage, percent, backups and recent events; shared by the CLI, tests and the Temporal UI. */
 export const statusQuery = defineQuery<RolloutStatus>('status');
+
+// Operator messages, each as a signal (fire and forget, e.g. from the Temporal UI) and as an update (the
+// CLI's synchronous form: a validator refuses what cannot apply now, with the reason, before history changes).
+// Payload: { "actor": "alice@laptop", "reason": "error rate" }.
+
+/** Hold before the next stage or phase; the current soak keeps running. */
+export const pauseSignal = defineSignal<[OperatorRequest]>('pause');
+export const resumeSignal = defineSignal<[OperatorRequest]>('resume');
+/** Let a stage marked `approval: true` in the plan start. */
+export const approveSignal = defineSignal<[OperatorRequest]>('approve');
+/** Roll back now: the flag to 0 %, then the data phases in reverse. */
+export const rollbackSignal = defineSignal<[OperatorRequest]>('rollback');
+
+export const pauseUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('pause-rollout');
+export const resumeUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('resume-rollout');
+export const approveUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('approve-stage');
+export const rollbackUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('rollback-rollout');

@@ -1,9 +1,12 @@
 import type { PreflightReport } from '../activities/preflight';
+import type { KeyMigrationReport } from '../db/key-migration';
+import type { SeedingReport } from '../db/model-catalog-seeding';
 import type { BackupResult } from '../db/table-backups';
 import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
 
 /** Phases in SPEC §5 order; the data phases of later issues slot in between backup and ramp. */
-export type RolloutPhase = 'preflight' | 'backup' | 'ramp' | 'rollback' | 'complete';
+export type RolloutPhase =
+  'preflight' | 'backup' | 'migrate-keys' | 'seed-models' | 'ramp' | 'rollback' | 'complete';
 export type RolloutOutcome = 'running' | 'completed' | 'failed' | 'rolled_back' | 'cancelled';
 
 export interface RolloutInput {
@@ -28,7 +31,7 @@ export interface RolloutStatus {
   environment: string;
   phase: RolloutPhase;
   outcome: RolloutOutcome;
-  stages: { percent: number; soakMs: number }[];
+  stages: { percent: number; soakMs: number; approval: boolean }[];
   /** Index into `stages` of the stage last confirmed, or null before the ramp. */
   stageIndex: number | null;
   /** The percent Unleash last confirmed. */
@@ -36,6 +39,13 @@ export interface RolloutStatus {
   soakEndsAt: string | null;
   preflight: PreflightReport | null;
   backups: BackupResult[];
+  keyMigration: KeyMigrationReport | null;
+  seeding: SeedingReport | null;
+  /** Held by an operator before the next stage or phase. */
+  paused: boolean;
+  pausedBy: string | null;
+  /** Index of the stage waiting for an operator's approval, or null. */
+  awaitingApproval: number | null;
   events: RolloutEvent[];
   error: string | null;
 }

@@ -1,19 +1,32 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  condition,
   isCancellation,
   proxyActivities,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
+  type SignalDefinition,
 } from '@temporalio/workflow';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { RolloutActivities } from '../activities';
 import type { RecordEventInput } from '../activities/record-event';
 import { ROLLOUT_ID } from '../src/plan/rollout-id';
 import { parseRolloutPlan, PlanError, type RolloutPlan } from '../src/plan/rollout-plan';
 import { ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../src/temporal/search-attributes';
-import { statusQuery } from './rollout-messages';
+import { actorOf, OperatorControls, type OperatorAction, type OperatorRequest } from './operator-controls';
+import {
+  approveSignal,
+  approveUpdate,
+  pauseSignal,
+  pauseUpdate,
+  resumeSignal,
+  resumeUpdate,
+  rollbackSignal,
+  rollbackUpdate,
+  statusQuery,
+} from './rollout-messages';
 import type { RolloutInput, RolloutPhase, RolloutStatus } from './rollout-status';
 import { workflowNowIso } from './workflow-clock';
 
@@ -32,6 +45,8 @@ const MAX_EVENTS = 100;
 
 interface Phase {
   name: RolloutPhase;
+  /** Off when the plan leaves the phase out. */
+  enabled?: boolean;
   /** Registered before `run` starts, so a failure or cancellation mid-phase still undoes it. */
   compensate?: () => Promise<void>;
   run: () => Promise<void>;
@@ -67,12 +82,17 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     environment: target.environment,
     phase: 'preflight',
     outcome: 'running',
-    stages: plan.stages.map((s) => ({ percent: s.percent, soakMs: s.soak })),
+    stages: plan.stages.map((s) => ({ percent: s.percent, soakMs: s.soak, approval: s.approval })),
     stageIndex: null,
     percent: 0,
     soakEndsAt: null,
     preflight: null,
     backups: [],
+    keyMigration: null,
+    seeding: null,
+    paused: false,
+    pausedBy: null,
+    awaitingApproval: null,
     events: [],
     error: null,
   };
@@ -98,6 +118,67 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   const confirmPercent = (percent: number) => {
     status.percent = percent;
     upsertSearchAttributes([{ key: ROLLOUT_PERCENT, value: percent }]);
+  };
+
+  const controls = new OperatorControls();
+  let operatorActions = 0;
+  const situation = () => ({
+    ended: status.outcome !== 'running',
+    rollingBack: status.phase === 'rollback',
+    awaitingApproval: status.awaitingApproval,
+  });
+  const operate = async (action: OperatorAction, request: OperatorRequest): Promise<RolloutStatus> => {
+    const refusal = controls.refusal(action, situation());
+    const actor = actorOf(request);
+    if (refusal !== null) {
+      // Only signals get here with a refusal (updates are validated first); a signal cannot be answered.
+      note(`operator_${action}_ignored`, `${action} from ${actor} ignored: ${refusal}`);
+      return status;
+    }
+    // Recorded first, then applied: the audit log holds every decision before it takes effect.
+    const now = situation();
+    await record(
+      {
+        dedupeKey: `operator-${++operatorActions}-${action}`,
+        kind: `operator_${action}`,
+        actor: actorOf(request),
+        details: { reason: request?.reason ?? null, stage: now.awaitingApproval },
+      },
+      controls.describe(action, request, now),
+    );
+    controls.apply(action, request, now);
+    status.paused = controls.paused;
+    status.pausedBy = controls.pausedBy;
+    return status;
+  };
+  const handle = (
+    action: OperatorAction,
+    signal: SignalDefinition<[OperatorRequest]>,
+    update: UpdateDefinition<RolloutStatus, [OperatorRequest]>,
+  ) => {
+    setHandler(signal, (request) => operate(action, request).then(() => undefined));
+    setHandler(update, (request) => operate(action, request), {
+      validator: (_request: OperatorRequest) => {
+        const refusal = controls.refusal(action, situation());
+        if (refusal !== null) throw new Error(`cannot ${action}: ${refusal}`);
+      },
+    });
+  };
+  handle('pause', pauseSignal, pauseUpdate);
+  handle('resume', resumeSignal, resumeUpdate);
+  handle('approve', approveSignal, approveUpdate);
+  handle('rollback', rollbackSignal, rollbackUpdate);
+
+  const rollbackRequested = () => controls.rollbackRequest !== null;
+  const stopIfRollbackRequested = () => {
+    if (controls.rollbackRequest)
+      throw new RollbackRequested(controls.rollbackRequest.actor, controls.rollbackRequest.reason);
+  };
+  /** Between phases and stages: hold while paused; a rollback request ends the hold at once. */
+  const checkpoint = async () => {
+    stopIfRollbackRequested();
+    if (controls.paused) await condition(() => !controls.paused || rollbackRequested());
+    stopIfRollbackRequested();
   };
 
   const phases: Phase[] = [
@@ -141,6 +222,56 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       },
     },
     {
+      name: 'migrate-keys',
+      enabled: plan.phases.migrateKeys,
+      compensate: async () => {
+        const restored = await dataPhases.restoreTable({
+          rolloutId: input.rolloutId,
+          table: 'runtime_config',
+        });
+        const summary =
+          'skipped' in restored
+            ? 'runtime_config: no backup, nothing to restore'
+            : `runtime_config restored: ${restored.restored} rows back, ${restored.reinserted} reinserted; kept ${restored.kept.insertedAfterBackup + restored.kept.writtenAfterBackup} written after the backup`;
+        await record(
+          { dedupeKey: 'keys-restored', kind: 'keys_restored', details: { ...restored } },
+          summary,
+        );
+      },
+      run: async () => {
+        const report = await dataPhases.migrateKeys({ rolloutId: input.rolloutId });
+        status.keyMigration = report;
+        await record(
+          {
+            dedupeKey: 'keys-migrated',
+            kind: 'keys_migrated',
+            details: { ...report },
+            phase: 'migrate-keys',
+          },
+          `runtime_config: ${report.renamed} keys renamed, ${report.discarded} duplicates discarded (kept in ${report.discardedTable}), unique (key, user_id) in place`,
+        );
+      },
+    },
+    {
+      name: 'seed-models',
+      enabled: plan.phases.seedModels,
+      compensate: async () => {
+        const undone = await calls.rollbackModelSeeding({ rolloutId: input.rolloutId });
+        await record(
+          { dedupeKey: 'seeding-rolled-back', kind: 'seeding_rolled_back', details: { ...undone } },
+          `model catalogue: removed ${undone.removed.length}, restored ${undone.restored.length}, kept ${undone.kept.length} changed since`,
+        );
+      },
+      run: async () => {
+        const report = await calls.seedModels({ rolloutId: input.rolloutId });
+        status.seeding = report;
+        await record(
+          { dedupeKey: 'models-seeded', kind: 'models_seeded', details: { ...report }, phase: 'seed-models' },
+          `model catalogue: ${report.inserted.length} inserted, ${report.updated.length} updated, ${report.unchanged.length} unchanged`,
+        );
+      },
+    },
+    {
       name: 'ramp',
       compensate: async () => {
         await calls.setFlagPercent({ target, percent: 0 });
@@ -152,6 +283,17 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       },
       run: async () => {
         for (const [index, stage] of plan.stages.entries()) {
+          await checkpoint();
+          if (stage.approval) {
+            status.awaitingApproval = index;
+            note(
+              'awaiting_approval',
+              `stage ${index + 1} (${stage.percent}%) waits for an operator's approval`,
+            );
+            await condition(() => controls.approved.has(index) || rollbackRequested());
+            status.awaitingApproval = null;
+            await checkpoint();
+          }
           const readback = await calls.setFlagPercent({ target, percent: stage.percent });
           status.stageIndex = index;
           confirmPercent(readback.percent);
@@ -167,7 +309,8 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
           );
           if (stage.soak > 0) {
             status.soakEndsAt = workflowNowIso(stage.soak);
-            await sleep(stage.soak);
+            // A rollback request cuts the soak short; a pause lets it finish and holds at the next checkpoint.
+            await condition(rollbackRequested, stage.soak);
             status.soakEndsAt = null;
           }
         }
@@ -178,10 +321,13 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   const compensations: { phase: RolloutPhase; run: () => Promise<void> }[] = [];
   try {
     for (const phase of phases) {
+      if (phase.enabled === false) continue;
+      if (phase.name !== 'preflight') await checkpoint();
       enter(phase.name);
       if (phase.compensate) compensations.unshift({ phase: phase.name, run: phase.compensate });
       await phase.run();
     }
+    await checkpoint();
     enter('complete');
     status.outcome = 'completed';
     await record(
@@ -197,6 +343,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     return status;
   } catch (error) {
     const cancelled = isCancellation(error);
+    const requested = error instanceof RollbackRequested;
     status.error = cancelled ? 'cancelled' : error instanceof Error ? error.message : String(error);
     // Compensation must finish even when the workflow itself is being cancelled.
     await CancellationScope.nonCancellable(async () => {
@@ -219,6 +366,16 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         `ended ${status.outcome}`,
       );
     });
+    // An operator's rollback is the workflow doing its job: it ends normally, with outcome rolled_back.
+    if (requested) return status;
     throw error;
+  }
+}
+
+/** Thrown at the next checkpoint after an operator asked for a rollback. */
+class RollbackRequested extends Error {
+  constructor(actor: string, reason: string) {
+    super(`rollback requested by ${actor}: ${reason}`);
+    this.name = 'RollbackRequested';
   }
 }

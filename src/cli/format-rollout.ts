@@ -23,6 +23,13 @@ export function formatRollout(view: RolloutView, uiUrl: string): string {
     lines.push(`  phase       ${status.phase}   outcome ${status.outcome}   percent ${status.percent}%`);
     lines.push(`  stages      ${stageLine(view)}`);
     if (status.soakEndsAt) lines.push(`  soak ends   ${status.soakEndsAt}`);
+    if (status.paused) lines.push(`  PAUSED      by ${status.pausedBy} (rollout resume ${view.rolloutId})`);
+    if (status.awaitingApproval !== null) {
+      const stage = status.stages[status.awaitingApproval];
+      lines.push(
+        `  WAITING     for approval of stage ${status.awaitingApproval + 1} (${stage?.percent}%): rollout approve ${view.rolloutId}`,
+      );
+    }
     for (const backup of status.backups) {
       lines.push(
         `  backup      ${backup.sourceTable} → ${backup.backupTable}: ${backup.rowCount} rows, checksum ${backup.checksum}`,

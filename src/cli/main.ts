@@ -3,6 +3,7 @@ import { loadDotenv } from '../config/load-dotenv';
 import { PlanError } from '../plan/rollout-plan';
 import { registerKeysCommand } from './keys-command';
 import { registerListCommand } from './list-command';
+import { registerOperatorCommands } from './operator-commands';
 import { registerStartCommand } from './start-command';
 import { registerStatusCommand } from './status-command';
 import { registerWatchCommand } from './watch-command';
@@ -17,6 +18,7 @@ export function createProgram(): Command {
   registerStatusCommand(program);
   registerWatchCommand(program);
   registerListCommand(program);
+  registerOperatorCommands(program);
   return program;
 }
 

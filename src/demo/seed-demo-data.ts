@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { NORMALIZATION_BYPASS_SETTING } from '../../db/key-migration';
 import type { Database, NewRuntimeConfigRow } from '../../db/schema';
 
 /**
@@ -56,7 +57,11 @@ export async function seedDemoData(
     },
     { key: 'llm.topK', value: '40', value_type: 'number', user_id: 'bob' },
   ];
-  await db.insertInto('runtime_config').values(rows).execute();
+  // Legacy data predates the write-normalization trigger (migration 004), which would merge these spellings.
+  await db.transaction().execute(async (trx) => {
+    await sql`select set_config(${NORMALIZATION_BYPASS_SETTING}, 'on', true)`.execute(trx);
+    await trx.insertInto('runtime_config').values(rows).execute();
+  });
   await db
     .insertInto('prompt_templates')
     .values([

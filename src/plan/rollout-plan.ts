@@ -42,17 +42,19 @@ const stageSchema = z
       .max(100, 'percent must be at most 100'),
     /** How long the stage holds before the next one; given as a duration string, stored in ms. */
     soak: duration('soak').default(300_000),
+    /** An operator must approve (`rollout approve`) before the flag moves to this stage. */
+    approval: z.boolean().default(false),
   })
   .strict();
 
 const DEFAULT_STAGES = [
-  { percent: 10, soak: 300_000 },
-  { percent: 50, soak: 300_000 },
-  { percent: 100, soak: 0 },
+  { percent: 10, soak: 300_000, approval: false },
+  { percent: 50, soak: 300_000, approval: false },
+  { percent: 100, soak: 0, approval: false },
 ] as const;
 
 /** Fresh copies each time, so changing one parsed plan can never change the defaults of the next. */
-export function defaultStages(): { percent: number; soak: number }[] {
+export function defaultStages(): { percent: number; soak: number; approval: boolean }[] {
   return DEFAULT_STAGES.map((stage) => ({ ...stage }));
 }
 
@@ -122,9 +124,29 @@ export const rolloutPlanSchema = z
       })
       .strict()
       .default(() => ({ tables: [...BACKUP_TABLES] })),
+    /** Which data phases run, in SPEC §5 order after the backup. */
+    phases: z
+      .object({
+        /** Rename runtime_config keys to snake_case and dedupe them (undone by restoring the backup). */
+        migrateKeys: z.boolean().default(true),
+        /** Upsert the model catalogue from db/fixtures/models.json (undone by rollback). */
+        seedModels: z.boolean().default(true),
+      })
+      .strict()
+      .default(() => ({ migrateKeys: true, seedModels: true })),
     stages: stagesSchema.default(defaultStages),
   })
-  .strict();
+  .strict()
+  .superRefine((plan, ctx) => {
+    // The key migration's only way back is the backup; without one it could not be undone.
+    if (plan.phases.migrateKeys && !plan.backup.tables.includes('runtime_config')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backup', 'tables'],
+        message: 'the key migration (phases.migrateKeys) needs runtime_config in backup.tables',
+      });
+    }
+  });
 
 /** A validated plan: durations in milliseconds, defaults filled in. */
 export type RolloutPlan = z.output<typeof rolloutPlanSchema>;

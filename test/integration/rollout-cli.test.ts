@@ -263,6 +263,8 @@ describe('a real rollout through the CLI', () => {
       'backup_verified',
       'backup_verified',
       'backup_verified',
+      'keys_migrated',
+      'models_seeded',
       'stage_reached',
       'stage_reached',
       'stage_reached',
@@ -318,6 +320,8 @@ describe('a real rollout through the CLI', () => {
       'backup_verified',
       'backup_verified',
       'backup_verified',
+      'keys_migrated',
+      'models_seeded',
       'stage_reached',
       'stage_reached',
       'stage_reached',
@@ -345,7 +349,7 @@ describe('a real rollout through the CLI', () => {
       audit: unknown[];
     };
     expect(view.execution).toBe('COMPLETED');
-    expect(view.audit).toHaveLength(9);
+    expect(view.audit).toHaveLength(11);
     expect(view.status?.outcome).toBe('completed');
   });
 

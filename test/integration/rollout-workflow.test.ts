@@ -8,6 +8,7 @@ import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { RolloutWorkflow, statusQuery } from '../../workflows';
 import type { RolloutStatus } from '../../workflows/rollout-status';
+import { insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
 import { evaluateOncePropagated } from '../helpers/unleash-evaluation';
@@ -21,14 +22,12 @@ let temporal: TestTemporal;
 beforeAll(async () => {
   database = await createTestDatabase('rollout_workflow');
   temporal = await connectTestTemporal('rollout');
-  await database.db
-    .insertInto('runtime_config')
-    .values([
-      { key: 'maxTokens', value: '1000', value_type: 'number', user_id: null },
-      { key: 'max_tokens', value: '2000', value_type: 'number', user_id: null },
-      { key: 'topP', value: '0.9', value_type: 'number', user_id: 'alice' },
-    ])
-    .execute();
+  // Legacy data predates the write-normalization trigger: camelCase keys and a duplicate group.
+  await insertLegacyRows(database.db, [
+    { key: 'maxTokens', value: '1000', valueType: 'number' },
+    { key: 'max_tokens', value: '2000', valueType: 'number' },
+    { key: 'topP', value: '0.9', valueType: 'number', userId: 'alice' },
+  ]);
   await database.db
     .insertInto('prompt_templates')
     .values({
@@ -121,6 +120,8 @@ test('a rollout backs up, ramps the real Unleash flag stage by stage with growin
       'backup_verified',
       'backup_verified',
       'backup_verified',
+      'keys_migrated',
+      'models_seeded',
       'stage_reached',
       'stage_reached',
       'stage_reached',
@@ -212,5 +213,18 @@ test('a second rollout of the same flag is refused, and cancelling the first rol
   expect(await getRun(database.db, first)).toMatchObject({ state: 'cancelled', percent: 0 });
   expect(await getRun(database.db, second)).toBeUndefined();
   const kinds = (await listAuditEvents(database.db, first)).map((e) => e.kind);
-  expect(kinds.slice(-3)).toEqual(['rollback_started', 'flag_rolled_back', 'cancelled']);
+  expect(kinds.slice(-5)).toEqual([
+    'rollback_started',
+    'flag_rolled_back',
+    'seeding_rolled_back',
+    'keys_restored',
+    'cancelled',
+  ]);
+  // The catalogue is as it was before this rollout (the first test's seeding); nothing it owned is left.
+  const seedingChanges = await database.db
+    .selectFrom('model_seeding_changes')
+    .select(['action', 'rollback_outcome'])
+    .where('rollout_id', '=', first)
+    .execute();
+  expect(seedingChanges.filter((c) => c.rollback_outcome === null)).toEqual([]);
 });

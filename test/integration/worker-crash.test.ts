@@ -116,6 +116,8 @@ test('a worker killed mid-backup and again mid-soak is replaced, and the rollout
     'started',
     'preflight_passed',
     'backup_verified',
+    'keys_migrated',
+    'models_seeded',
     'stage_reached',
     'stage_reached',
     'completed',

@@ -40,10 +40,11 @@ describe('parseRolloutPlan: defaults', () => {
       flag: 'unified-config',
       unleash: { project: 'default', environment: 'production' },
       backup: { tables: ['runtime_config', 'prompt_templates', 'model_catalog'] },
+      phases: { migrateKeys: true, seedModels: true },
       stages: [
-        { percent: 10, soak: 300_000 },
-        { percent: 50, soak: 300_000 },
-        { percent: 100, soak: 0 },
+        { percent: 10, soak: 300_000, approval: false },
+        { percent: 50, soak: 300_000, approval: false },
+        { percent: 100, soak: 0, approval: false },
       ],
     });
   });
@@ -54,21 +55,21 @@ describe('parseRolloutPlan: defaults', () => {
 
   it('defaults a stage soak to 5 minutes', () => {
     expect(parseRolloutPlan(withStages([{ percent: 25 }, { percent: 100 }])).stages).toEqual([
-      { percent: 25, soak: 300_000 },
-      { percent: 100, soak: 300_000 },
+      { percent: 25, soak: 300_000, approval: false },
+      { percent: 100, soak: 300_000, approval: false },
     ]);
   });
 
   it('does not share default arrays between parses (a caller mutating one plan cannot change the next)', () => {
     const first = parseRolloutPlan(base);
-    first.stages.push({ percent: 100, soak: 1 });
+    first.stages.push({ percent: 100, soak: 1, approval: false });
     first.stages[0]!.soak = 1;
     first.backup.tables.pop();
     const second = parseRolloutPlan(base);
     expect(second.stages).toEqual([
-      { percent: 10, soak: 300_000 },
-      { percent: 50, soak: 300_000 },
-      { percent: 100, soak: 0 },
+      { percent: 10, soak: 300_000, approval: false },
+      { percent: 50, soak: 300_000, approval: false },
+      { percent: 100, soak: 0, approval: false },
     ]);
     expect(second.backup.tables).toEqual([...BACKUP_TABLES]);
   });
@@ -78,6 +79,7 @@ describe('parseRolloutPlan: defaults', () => {
       flag: 'ai.unified_config-v2',
       unleash: { project: 'ai-platform', environment: 'staging_eu' },
       backup: { tables: ['model_catalog'] },
+      phases: { migrateKeys: false },
       stages: [{ percent: 100, soak: '0s' }],
     });
     expect(plan.unleash).toEqual({ project: 'ai-platform', environment: 'staging_eu' });
@@ -86,7 +88,18 @@ describe('parseRolloutPlan: defaults', () => {
   });
 
   it('accepts an empty list of backup tables (ramp only)', () => {
-    expect(parseRolloutPlan({ ...base, backup: { tables: [] } }).backup.tables).toEqual([]);
+    const plan = parseRolloutPlan({
+      ...base,
+      backup: { tables: [] },
+      phases: { migrateKeys: false, seedModels: false },
+    });
+    expect(plan.backup.tables).toEqual([]);
+  });
+
+  it('refuses a key migration without a backup of runtime_config, its only way back', () => {
+    expect(() => parseRolloutPlan({ ...base, backup: { tables: ['model_catalog'] } })).toThrow(
+      'backup.tables: the key migration (phases.migrateKeys) needs runtime_config in backup.tables',
+    );
   });
 
   it('is what rolloutPlanSchema parses', () => {
@@ -111,7 +124,7 @@ describe('parseRolloutPlan: durations', () => {
     [MAX_SOAK_MS, MAX_SOAK_MS],
   ])('soak %j is %d ms', (soak, ms) => {
     const plan = parseRolloutPlan(withStages([{ percent: 100, soak }]));
-    expect(plan.stages).toEqual([{ percent: 100, soak: ms }]);
+    expect(plan.stages).toEqual([{ percent: 100, soak: ms, approval: false }]);
   });
 
   it.each([
@@ -240,7 +253,7 @@ describe('parseRolloutPlan: stages', () => {
 
   it('accepts a single 100 % stage', () => {
     expect(parseRolloutPlan(withStages([{ percent: 100, soak: '0s' }])).stages).toEqual([
-      { percent: 100, soak: 0 },
+      { percent: 100, soak: 0, approval: false },
     ]);
   });
 

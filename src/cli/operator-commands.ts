@@ -1,0 +1,77 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import type { Command } from 'commander';
+import os from 'node:os';
+import type { OperatorRequest } from '../../workflows/operator-controls';
+import { approveUpdate, pauseUpdate, resumeUpdate, rollbackUpdate } from '../../workflows/rollout-messages';
+import type { RolloutStatus } from '../../workflows/rollout-status';
+import { withConnections, writer } from './cli-context';
+
+const operations: {
+  name: string;
+  description: string;
+  update: UpdateDefinition<RolloutStatus, [OperatorRequest]>;
+  done: (status: RolloutStatus) => string;
+}[] = [
+  {
+    name: 'pause',
+    description: 'hold the rollout before its next stage or phase (the current soak keeps running)',
+    update: pauseUpdate,
+    done: (s) => `paused at ${s.phase}, ${s.percent}%`,
+  },
+  {
+    name: 'resume',
+    description: 'let a paused rollout go on',
+    update: resumeUpdate,
+    done: (s) => `resumed at ${s.phase}, ${s.percent}%`,
+  },
+  {
+    name: 'approve',
+    description: 'approve the stage that waits for approval',
+    update: approveUpdate,
+    done: () => 'approved; the stage starts now',
+  },
+  {
+    name: 'rollback',
+    description: 'roll back now: the flag to 0 % (verified), then the data phases in reverse',
+    update: rollbackUpdate,
+    done: () => 'rollback requested; follow it with rollout watch',
+  },
+];
+
+/** Operators' commands, sent as workflow updates so the answer (or the refusal and its reason) is immediate. */
+export function registerOperatorCommands(program: Command): void {
+  for (const operation of operations) {
+    program
+      .command(operation.name)
+      .description(operation.description)
+      .argument('<rolloutId>')
+      .option('--reason <text>', 'why, for the audit log')
+      .option('--json', 'print the rollout status after the change as JSON')
+      .action(async (rolloutId: string, options: { reason?: string; json?: boolean }, command: Command) => {
+        const out = writer(command);
+        const request: OperatorRequest = {
+          actor: `${os.userInfo().username}@${os.hostname()}`,
+          reason: options.reason,
+        };
+        await withConnections(async ({ client }) => {
+          let status: RolloutStatus;
+          try {
+            status = await client.workflow
+              .getHandle(rolloutId)
+              .executeUpdate(operation.update, { args: [request] });
+          } catch (error) {
+            if (error instanceof WorkflowUpdateFailedError) {
+              throw new Error(`rollout ${rolloutId}: ${error.cause?.message ?? error.message}`);
+            }
+            throw error;
+          }
+          out(
+            options.json
+              ? `${JSON.stringify(status)}\n`
+              : `rollout ${rolloutId}: ${operation.done(status)}\n`,
+          );
+        });
+      });
+  }
+}
