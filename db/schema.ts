@@ -1,5 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { ModelSeedingTables } from './model-seeding-schema';
+import type { TemplateMigrationTables } from './template-quarantine-schema';
 
 /** Timestamps are written by Postgres defaults and read back as `Date`. */
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -76,8 +77,8 @@ export interface RolloutBackupsTable {
   verified_at: CreatedAt;
 }
 
-/** Every table; the seeding ledger's types live beside the seeding code (db/model-seeding-schema.ts). */
-export interface Database extends ModelSeedingTables {
+/** Every table; the seeding and template-migration ledgers' types live beside their code. */
+export interface Database extends ModelSeedingTables, TemplateMigrationTables {
   runtime_config: RuntimeConfigTable;
   prompt_templates: PromptTemplatesTable;
   model_catalog: ModelCatalogTable;

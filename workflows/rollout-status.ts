@@ -1,12 +1,20 @@
 import type { PreflightReport } from '../activities/preflight';
 import type { KeyMigrationReport } from '../db/key-migration';
 import type { SeedingReport } from '../db/model-catalog-seeding';
+import type { TemplateMigrationReport } from '../db/template-migration';
 import type { BackupResult } from '../db/table-backups';
 import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
 
 /** Phases in SPEC §5 order; the data phases of later issues slot in between backup and ramp. */
 export type RolloutPhase =
-  'preflight' | 'backup' | 'migrate-keys' | 'seed-models' | 'ramp' | 'rollback' | 'complete';
+  | 'preflight'
+  | 'backup'
+  | 'migrate-keys'
+  | 'migrate-templates'
+  | 'seed-models'
+  | 'ramp'
+  | 'rollback'
+  | 'complete';
 export type RolloutOutcome = 'running' | 'completed' | 'failed' | 'rolled_back' | 'cancelled';
 
 export interface RolloutInput {
@@ -40,6 +48,7 @@ export interface RolloutStatus {
   preflight: PreflightReport | null;
   backups: BackupResult[];
   keyMigration: KeyMigrationReport | null;
+  templateMigration: TemplateMigrationReport | null;
   seeding: SeedingReport | null;
   /** Held by an operator before the next stage or phase. */
   paused: boolean;

@@ -89,6 +89,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     preflight: null,
     backups: [],
     keyMigration: null,
+    templateMigration: null,
     seeding: null,
     paused: false,
     pausedBy: null,
@@ -249,6 +250,37 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
             phase: 'migrate-keys',
           },
           `runtime_config: ${report.renamed} keys renamed, ${report.discarded} duplicates discarded (kept in ${report.discardedTable}), unique (key, user_id) in place`,
+        );
+      },
+    },
+    {
+      name: 'migrate-templates',
+      enabled: plan.phases.migrateTemplates,
+      compensate: async () => {
+        const restored = await dataPhases.restoreTemplates({ rolloutId: input.rolloutId });
+        const summary =
+          'skipped' in restored
+            ? 'prompt_templates: no backup, nothing to restore'
+            : `prompt_templates restored: ${restored.restored} back; kept ${restored.kept.insertedAfterBackup + restored.kept.writtenAfterBackup} written after the backup`;
+        await record(
+          { dedupeKey: 'templates-restored', kind: 'templates_restored', details: { ...restored } },
+          summary,
+        );
+      },
+      run: async () => {
+        const report = await dataPhases.migrateTemplates({
+          rolloutId: input.rolloutId,
+          onInvalid: plan.templates.onInvalid,
+        });
+        status.templateMigration = report;
+        await record(
+          {
+            dedupeKey: 'templates-migrated',
+            kind: 'templates_migrated',
+            details: { ...report },
+            phase: 'migrate-templates',
+          },
+          `prompt_templates: ${report.migrated} migrated, ${report.unchanged} unchanged, ${report.quarantined} quarantined (left untouched), ${report.conflictsTotal} spelling conflicts`,
         );
       },
     },

@@ -4,6 +4,7 @@ import * as toSnakeCaseFunction from './002-to-snake-case-function';
 import * as runtimeConfigNotify from './003-runtime-config-notify';
 import * as runtimeConfigWriteNormalization from './004-runtime-config-write-normalization';
 import * as modelSeedingLedger from './005-model-seeding-ledger';
+import * as templateQuarantine from './006-template-quarantine';
 
 /**
  * Every schema migration, in order. Listed statically (not read from disk) so the same list works from
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '003-runtime-config-notify': runtimeConfigNotify,
   '004-runtime-config-write-normalization': runtimeConfigWriteNormalization,
   '005-model-seeding-ledger': modelSeedingLedger,
+  '006-template-quarantine': templateQuarantine,
 };

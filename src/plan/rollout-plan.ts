@@ -129,11 +129,23 @@ export const rolloutPlanSchema = z
       .object({
         /** Rename runtime_config keys to snake_case and dedupe them (undone by restoring the backup). */
         migrateKeys: z.boolean().default(true),
+        /** Rewrite prompt templates' llm_preferences to snake_case, validated (undone from the backup). */
+        migrateTemplates: z.boolean().default(true),
         /** Upsert the model catalogue from db/fixtures/models.json (undone by rollback). */
         seedModels: z.boolean().default(true),
       })
       .strict()
-      .default(() => ({ migrateKeys: true, seedModels: true })),
+      .default(() => ({ migrateKeys: true, migrateTemplates: true, seedModels: true })),
+    templates: z
+      .object({
+        /**
+         * An invalid template is quarantined and left untouched (`quarantine`); `defaults` drops only its
+         * invalid fields and still records it in quarantine. Never the default.
+         */
+        onInvalid: z.enum(['quarantine', 'defaults']).default('quarantine'),
+      })
+      .strict()
+      .default(() => ({ onInvalid: 'quarantine' as const })),
     stages: stagesSchema.default(defaultStages),
   })
   .strict()
@@ -144,6 +156,13 @@ export const rolloutPlanSchema = z
         code: 'custom',
         path: ['backup', 'tables'],
         message: 'the key migration (phases.migrateKeys) needs runtime_config in backup.tables',
+      });
+    }
+    if (plan.phases.migrateTemplates && !plan.backup.tables.includes('prompt_templates')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backup', 'tables'],
+        message: 'the template migration (phases.migrateTemplates) needs prompt_templates in backup.tables',
       });
     }
   });

@@ -72,6 +72,8 @@ export async function connectTestTemporal(label: string): Promise<TestTemporal> 
       return worker.runUntil(() => work(worker));
     },
     close: async () => {
+      // A bundle still building when the file ends would run on into the next test file's module registry.
+      await bundle?.catch(() => undefined);
       await connection.close();
       await nativeConnection.close();
     },

@@ -153,10 +153,11 @@ test('rollback (update) cuts a long soak short, sets the flag to 0 % and ends as
   });
   expect(await percentOf(flag)).toBe(0);
   const audit = await listAuditEvents(database.db, id);
-  expect(audit.map((e) => e.kind).slice(-5)).toEqual([
+  expect(audit.map((e) => e.kind).slice(-6)).toEqual([
     'operator_rollback',
     'rollback_started',
     'flag_rolled_back',
+    'templates_restored',
     'keys_restored',
     'rolled_back',
   ]);

@@ -56,7 +56,8 @@ async function expectNoWorkflow(workflowId: string): Promise<void> {
   );
 }
 
-const UI = 'http://localhost:8233/namespaces/default/workflows';
+// The UI link the CLI prints, from the same configuration it reads (CI may run the stack on other ports).
+const UI = `${(process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/$/, '')}/namespaces/default/workflows`;
 
 let database: TestDatabase;
 let temporal: TestTemporal;
@@ -264,6 +265,7 @@ describe('a real rollout through the CLI', () => {
       'backup_verified',
       'backup_verified',
       'keys_migrated',
+      'templates_migrated',
       'models_seeded',
       'stage_reached',
       'stage_reached',
@@ -321,6 +323,7 @@ describe('a real rollout through the CLI', () => {
       'backup_verified',
       'backup_verified',
       'keys_migrated',
+      'templates_migrated',
       'models_seeded',
       'stage_reached',
       'stage_reached',
@@ -349,7 +352,7 @@ describe('a real rollout through the CLI', () => {
       audit: unknown[];
     };
     expect(view.execution).toBe('COMPLETED');
-    expect(view.audit).toHaveLength(11);
+    expect(view.audit).toHaveLength(12);
     expect(view.status?.outcome).toBe('completed');
   });
 

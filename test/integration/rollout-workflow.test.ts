@@ -121,6 +121,7 @@ test('a rollout backs up, ramps the real Unleash flag stage by stage with growin
       'backup_verified',
       'backup_verified',
       'keys_migrated',
+      'templates_migrated',
       'models_seeded',
       'stage_reached',
       'stage_reached',
@@ -213,10 +214,11 @@ test('a second rollout of the same flag is refused, and cancelling the first rol
   expect(await getRun(database.db, first)).toMatchObject({ state: 'cancelled', percent: 0 });
   expect(await getRun(database.db, second)).toBeUndefined();
   const kinds = (await listAuditEvents(database.db, first)).map((e) => e.kind);
-  expect(kinds.slice(-5)).toEqual([
+  expect(kinds.slice(-6)).toEqual([
     'rollback_started',
     'flag_rolled_back',
     'seeding_rolled_back',
+    'templates_restored',
     'keys_restored',
     'cancelled',
   ]);

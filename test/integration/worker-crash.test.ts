@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
+import { NORMALIZATION_BYPASS_SETTING } from '../../db/key-migration';
 import { fingerprintTable } from '../../db/table-backups';
 import { RolloutWorkflow, statusQuery } from '../../workflows';
 import type { RolloutStatus } from '../../workflows/rollout-status';
@@ -18,11 +19,16 @@ const workers: WorkerProcess[] = [];
 beforeAll(async () => {
   database = await createTestDatabase('worker_crash');
   temporal = await connectTestTemporal('crash');
-  await sql`
+  // Legacy data predates the write-normalization trigger; one statement through it would hold an advisory
+  // lock per row (see the issue note on bulk writers).
+  await database.db.transaction().execute(async (trx) => {
+    await sql`select set_config(${NORMALIZATION_BYPASS_SETTING}, 'on', true)`.execute(trx);
+    await sql`
     insert into runtime_config (user_id, key, value, value_type)
     select case when g % 5 = 0 then null else 'user-' || (g % 1000) end, 'key' || g, md5(g::text), 'string'
     from generate_series(1, ${ROWS}) as g
-  `.execute(database.db);
+  `.execute(trx);
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -62,7 +68,7 @@ test('a worker killed mid-backup and again mid-soak is replaced, and the rollout
         plan: {
           flag,
           unleash: { environment: 'development' },
-          backup: { tables: ['runtime_config'] },
+          backup: { tables: ['runtime_config', 'prompt_templates'] },
           stages: [
             { percent: 10, soak: '20s' },
             { percent: 100, soak: '0s' },
@@ -108,6 +114,7 @@ test('a worker killed mid-backup and again mid-soak is replaced, and the rollout
     .selectFrom('rollout_backups')
     .selectAll()
     .where('rollout_id', '=', rolloutId)
+    .where('source_table', '=', 'runtime_config')
     .executeTakeFirstOrThrow();
   expect(backup).toMatchObject({ row_count: ROWS, checksum: liveBefore.checksum });
   expect(await fingerprintTable(database.db, backup.backup_table)).toEqual(liveBefore);
@@ -116,7 +123,9 @@ test('a worker killed mid-backup and again mid-soak is replaced, and the rollout
     'started',
     'preflight_passed',
     'backup_verified',
+    'backup_verified',
     'keys_migrated',
+    'templates_migrated',
     'models_seeded',
     'stage_reached',
     'stage_reached',

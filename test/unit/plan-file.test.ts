@@ -57,11 +57,13 @@ const EXPECTED = {
   flag: 'unified-config',
   unleash: { project: 'default', environment: 'development' },
   backup: { tables: ['runtime_config', 'prompt_templates'] },
+  phases: { migrateKeys: true, migrateTemplates: true, seedModels: true },
+  templates: { onInvalid: 'quarantine' },
   stages: [
-    { percent: 10, soak: 30_000 },
-    { percent: 50, soak: 5_400_000 },
-    { percent: 90, soak: 1_500 },
-    { percent: 100, soak: 250 },
+    { percent: 10, soak: 30_000, approval: false },
+    { percent: 50, soak: 5_400_000, approval: false },
+    { percent: 90, soak: 1_500, approval: false },
+    { percent: 100, soak: 250, approval: false },
   ],
 };
 
@@ -82,7 +84,7 @@ describe('loadPlanFile: good files', () => {
       stages: [
         { percent: 10, soak: '30s' },
         { percent: 50, soak: '1.5h' },
-        { percent: 90, soak: 1500 },
+        { percent: 90, soak: 1500, approval: false },
         { percent: 100, soak: '250ms' },
       ],
     };
@@ -95,10 +97,12 @@ describe('loadPlanFile: good files', () => {
       flag: 'f1',
       unleash: { project: 'default', environment: 'production' },
       backup: { tables: ['runtime_config', 'prompt_templates', 'model_catalog'] },
+      phases: { migrateKeys: true, migrateTemplates: true, seedModels: true },
+      templates: { onInvalid: 'quarantine' },
       stages: [
-        { percent: 10, soak: 300_000 },
-        { percent: 50, soak: 300_000 },
-        { percent: 100, soak: 0 },
+        { percent: 10, soak: 300_000, approval: false },
+        { percent: 50, soak: 300_000, approval: false },
+        { percent: 100, soak: 0, approval: false },
       ],
     });
   });

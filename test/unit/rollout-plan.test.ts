@@ -40,7 +40,8 @@ describe('parseRolloutPlan: defaults', () => {
       flag: 'unified-config',
       unleash: { project: 'default', environment: 'production' },
       backup: { tables: ['runtime_config', 'prompt_templates', 'model_catalog'] },
-      phases: { migrateKeys: true, seedModels: true },
+      phases: { migrateKeys: true, migrateTemplates: true, seedModels: true },
+      templates: { onInvalid: 'quarantine' },
       stages: [
         { percent: 10, soak: 300_000, approval: false },
         { percent: 50, soak: 300_000, approval: false },
@@ -79,7 +80,7 @@ describe('parseRolloutPlan: defaults', () => {
       flag: 'ai.unified_config-v2',
       unleash: { project: 'ai-platform', environment: 'staging_eu' },
       backup: { tables: ['model_catalog'] },
-      phases: { migrateKeys: false },
+      phases: { migrateKeys: false, migrateTemplates: false },
       stages: [{ percent: 100, soak: '0s' }],
     });
     expect(plan.unleash).toEqual({ project: 'ai-platform', environment: 'staging_eu' });
@@ -91,7 +92,7 @@ describe('parseRolloutPlan: defaults', () => {
     const plan = parseRolloutPlan({
       ...base,
       backup: { tables: [] },
-      phases: { migrateKeys: false, seedModels: false },
+      phases: { migrateKeys: false, migrateTemplates: false, seedModels: false },
     });
     expect(plan.backup.tables).toEqual([]);
   });
@@ -313,7 +314,8 @@ describe('parseRolloutPlan: identifiers (no injection)', () => {
   );
 
   it('rejects a repeated backup table', () => {
-    expect(problemsOf({ ...base, backup: { tables: ['runtime_config', 'runtime_config'] } })).toEqual([
+    const tables = ['runtime_config', 'prompt_templates', 'runtime_config'];
+    expect(problemsOf({ ...base, backup: { tables } })).toEqual([
       'backup.tables: backup tables must not repeat',
     ]);
   });

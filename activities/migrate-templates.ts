@@ -1,0 +1,103 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { z } from 'zod';
+import { ROLLOUT_ID } from '../db/table-backups';
+import {
+  MissingTemplateBackupError,
+  OnInvalidMismatchError,
+  TemplateMigrationRolledBackError,
+  runTemplateMigration,
+  templateMigrationProgressSchema,
+  type TemplateMigrationProgress,
+  type TemplateMigrationReport,
+} from '../db/template-migration';
+import type { ActivityDeps } from './activity-deps';
+import { heartbeatWhile } from './heartbeat-while';
+
+const inputSchema = z.object({
+  rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),
+  // Never defaulted to 'defaults': only a plan that says so drops invalid fields (SPEC §5 phase 4).
+  onInvalid: z.enum(['quarantine', 'defaults']).default('quarantine'),
+  batchSize: z.number().int().min(1).max(50_000).optional(),
+});
+
+export type MigrateTemplatesInput = z.input<typeof inputSchema>;
+
+/**
+ * Phase 4: rewrites every prompt template's `llm_preferences` to snake_case and validates it; invalid
+ * templates are quarantined with their zod issues and left untouched (or, with `onInvalid: 'defaults'`,
+ * stripped of their invalid fields only). Resumes from its heartbeat details after a crash, so no batch is
+ * applied twice (and each batch is idempotent anyway). Lock conflicts are retried inside; other errors
+ * propagate for Temporal to retry; a missing backup, a rolled-back rollout or a changed `onInvalid` fail for
+ * good. The report caps its lists and never holds a template body.
+ *
+ * @example
+ * const report = await migrateTemplates(deps, { rolloutId: 'r-20261126-ab12' });
+ * // { migrated: 180_412, unchanged: 17_588, quarantined: 2_000, conflicts: [...], unknownFields: [...], ... }
+ */
+export async function migrateTemplates(
+  deps: ActivityDeps,
+  input: MigrateTemplatesInput,
+): Promise<TemplateMigrationReport> {
+  const parsedInput = inputSchema.safeParse(input);
+  if (!parsedInput.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid template migration input: ${parsedInput.error.issues.map((i) => i.message).join('; ')}`,
+      'InvalidInput',
+    );
+  }
+  const { rolloutId, onInvalid, batchSize } = parsedInput.data;
+  const context = Context.current();
+  const details: unknown = context.info.heartbeatDetails;
+  const resumed = templateMigrationProgressSchema.safeParse(details);
+  if (details !== undefined && !resumed.success) {
+    deps.logger.warn(
+      { rolloutId },
+      'template migration heartbeat details unreadable; starting from the beginning',
+    );
+  }
+  // Sent with every heartbeat, so an attempt that dies before its first batch keeps the previous checkpoint.
+  let latest: TemplateMigrationProgress | undefined = resumed.success ? resumed.data : undefined;
+  if (latest) deps.logger.info({ rolloutId, cursor: latest.cursor }, 'template migration resuming');
+  try {
+    const report = await heartbeatWhile(
+      () =>
+        runTemplateMigration(deps.db, {
+          rolloutId,
+          onInvalid,
+          batchSize,
+          resume: latest,
+          signal: context.cancellationSignal,
+          onProgress: (progress) => {
+            latest = progress;
+            context.heartbeat(progress);
+          },
+        }),
+      5_000,
+      () => latest,
+    );
+    deps.logger.info(
+      {
+        rolloutId,
+        onInvalid,
+        migrated: report.migrated,
+        unchanged: report.unchanged,
+        quarantined: report.quarantined,
+        invalidFieldsDropped: report.invalidFieldsDropped,
+        conflicts: report.conflictsTotal,
+        unknownFields: report.unknownFieldsTotal,
+        batches: report.batches,
+        maxBatchMs: report.maxBatchMs,
+      },
+      'template migration done',
+    );
+    return report;
+  } catch (error) {
+    if (error instanceof MissingTemplateBackupError) {
+      throw ApplicationFailure.nonRetryable(error.message, 'MissingBackup');
+    }
+    if (error instanceof TemplateMigrationRolledBackError || error instanceof OnInvalidMismatchError) {
+      throw ApplicationFailure.nonRetryable(error.message, error.name);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { z } from 'zod';
+import { findBackupRecord, ROLLOUT_ID } from '../db/table-backups';
+import { TEMPLATE_TABLE } from '../db/template-migration';
+import {
+  restoreTemplates as restoreFromBackup,
+  TemplateRestoreVerificationError,
+  type TemplateRestoreReport,
+} from '../db/template-restore';
+import type { ActivityDeps } from './activity-deps';
+import { heartbeatWhile } from './heartbeat-while';
+
+export interface RestoreTemplatesInput {
+  rolloutId: string;
+}
+
+export type RestoreTemplatesResult =
+  TemplateRestoreReport | { table: 'prompt_templates'; skipped: 'no-backup' };
+
+const progressSchema = z.object({
+  cursor: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+});
+
+/** Verification can fail when a write races the final check; a few attempts settle it, more would not. */
+const MAX_CONVERGE_ATTEMPTS = 5;
+
+/**
+ * Compensation of the template migration: puts every template the migration rewrote back to its backed-up
+ * `llm_preferences`, keeps and lists every row written after the backup, verifies the checksum of the
+ * untouched rows against the backup, and stops any late migration attempt of the rollout. Idempotent;
+ * without a backup (the migration refuses to run without one) there is nothing to undo.
+ *
+ * @example
+ * const result = await restoreTemplates(deps, { rolloutId: 'r-20261126-ab12' });
+ * if (!('skipped' in result)) console.log(result.restored, result.kept.rows);
+ */
+export async function restoreTemplates(
+  deps: ActivityDeps,
+  input: RestoreTemplatesInput,
+): Promise<RestoreTemplatesResult> {
+  if (!ROLLOUT_ID.test(input.rolloutId)) {
+    throw ApplicationFailure.nonRetryable(`invalid rollout id "${input.rolloutId}"`, 'InvalidInput');
+  }
+  if (!(await findBackupRecord(deps.db, input.rolloutId, TEMPLATE_TABLE))) {
+    deps.logger.info(
+      { rolloutId: input.rolloutId },
+      'no backup of prompt_templates recorded; nothing to restore',
+    );
+    return { table: TEMPLATE_TABLE, skipped: 'no-backup' };
+  }
+  const context = Context.current();
+  const resumed = progressSchema.safeParse(context.info.heartbeatDetails);
+  let latest = resumed.success ? resumed.data : undefined;
+  try {
+    const report = await heartbeatWhile(
+      () =>
+        restoreFromBackup(deps.db, {
+          rolloutId: input.rolloutId,
+          resumeFrom: latest?.cursor,
+          onProgress: (progress) => {
+            latest = progress;
+            context.heartbeat(progress);
+          },
+        }),
+      5_000,
+      () => latest,
+    );
+    deps.logger.info(
+      {
+        rolloutId: input.rolloutId,
+        restored: report.restored,
+        kept: {
+          insertedAfterBackup: report.kept.insertedAfterBackup,
+          writtenAfterBackup: report.kept.writtenAfterBackup,
+          deletedAfterBackup: report.kept.deletedAfterBackup,
+        },
+        untouchedRows: report.untouchedRows,
+      },
+      'prompt templates restored from backup',
+    );
+    return report;
+  } catch (error) {
+    if (
+      error instanceof TemplateRestoreVerificationError &&
+      (error.kind === 'backup-changed' || context.info.attempt >= MAX_CONVERGE_ATTEMPTS)
+    ) {
+      throw ApplicationFailure.nonRetryable(error.message, 'RestoreVerificationFailed');
+    }
+    throw error;
+  }
+}
