@@ -6,6 +6,26 @@ const postgresUrl = z
   .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// URL');
 
 /**
+ * docker-compose passes `${NAME:-}` as an empty string when the host leaves a variable unset; an empty value
+ * means "not set" for every optional variable below.
+ */
+const unsetIfEmpty = (value: unknown): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfEmpty, schema.optional());
+
+const withDefault = <T extends z.ZodType>(schema: T, fallback: z.input<T>) =>
+  z.preprocess(unsetIfEmpty, schema.default(fallback as never));
+
+/** `ENABLE_UNIFIED_CONFIG`'s spellings; `true`/`false` keep the seed's boolean form working. */
+const UNIFIED_OVERRIDES: Readonly<Record<string, 'on' | 'off'>> = {
+  on: 'on',
+  true: 'on',
+  off: 'off',
+  false: 'off',
+};
+
+/**
  * Every environment variable the project reads, with its rules. `docker-compose.yml` is checked against
  * these names by a test, so a renamed variable cannot silently drift from the production stack.
  */
@@ -24,6 +44,54 @@ export const envSchema = z.object({
     .string()
     .regex(/^[^:\s]+:\d+$/, 'must be host:port')
     .optional(),
+
+  // --- The config service (src/service) and its runtime config reader and flag (src/reader, src/flags). ---
+  /** host:port the config service listens on (all interfaces in a container: `0.0.0.0:8080`). */
+  CONFIG_SERVICE_ADDRESS: withDefault(
+    z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port'),
+    '127.0.0.1:8080',
+  ),
+  /** AES-256 key (base64 of 32 bytes) for secrets; required by the config service (src/secrets/secret-box.ts). */
+  CONFIG_ENCRYPTION_KEY: optional(z.string()),
+  /** Id written into new ciphertext; default `k1`. */
+  CONFIG_ENCRYPTION_KEY_ID: optional(z.string()),
+  /** Retired keys still needed to read old ciphertext: `id:base64,id:base64`. */
+  CONFIG_ENCRYPTION_PREVIOUS_KEYS: optional(z.string()),
+  /**
+   * The operator's override of the flag: `off` (or `false`) sends everyone to the legacy path whatever Unleash
+   * says (the kill switch); `on` (or `true`) sends everyone to the unified path; unset or empty follows Unleash
+   * per user, and with no Unleash state known (never reached, no backup file) serves the legacy path.
+   */
+  ENABLE_UNIFIED_CONFIG: z.preprocess(
+    (value) => {
+      const text = unsetIfEmpty(value);
+      return typeof text === 'string' ? (UNIFIED_OVERRIDES[text.trim().toLowerCase()] ?? text) : text;
+    },
+    z
+      .enum(['on', 'off'], { error: 'must be on, off (or true, false), or empty to follow Unleash' })
+      .optional(),
+  ),
+  /** The Unleash flag the service asks per user; the rollout plan's `flag` must name the same one. */
+  UNIFIED_CONFIG_FLAG: withDefault(z.string().min(1), 'unified-config'),
+  /** Where unleash-client keeps its backup of the last flag state it received (served while Unleash is down). */
+  UNLEASH_BACKUP_DIR: optional(z.string()),
+  /** How often the service's unleash-client polls Unleash. */
+  UNLEASH_REFRESH_INTERVAL_MS: withDefault(z.coerce.number().int().min(1_000).max(600_000), 5_000),
+  /** Push invalidation for the reader's cache: Postgres LISTEN/NOTIFY (default), Redis pub/sub, or TTL only. */
+  CONFIG_INVALIDATION: withDefault(z.enum(['postgres', 'redis', 'none']), 'postgres'),
+  /** Needed when CONFIG_INVALIDATION is `redis`. */
+  REDIS_URL: optional(
+    z
+      .string()
+      .url()
+      .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// URL'),
+  ),
+  /** The reader's TTL: the bound on staleness while push invalidation is down. */
+  CONFIG_CACHE_TTL_MS: withDefault(z.coerce.number().int().min(100).max(86_400_000), 30_000),
+  /** Fraction (0–1) of unified-path requests the service fails with HTTP 500, to show that the gates catch it. */
+  SERVICE_FAULT_RATE: withDefault(z.coerce.number().min(0).max(1), 0),
+  /** Bearer token for the service's admin routes (`POST /admin/fault`); unset disables them. */
+  SERVICE_ADMIN_TOKEN: optional(z.string().min(16, 'must be at least 16 characters')),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { MODEL_CAPABILITIES, MODEL_PROVIDERS } from '../../db/fixtures/model-catalog-schema';
+import { toCamelCase } from '../naming/to-snake-case';
+import {
+  formatZodIssues,
+  GenerationParams,
+  KNOWN_GENERATION_FIELDS,
+  safeParseEitherCase,
+  toCamelCaseJson,
+} from '../schemas/generation-params';
+import type { ConfigHandlers } from './config-handlers';
+import { listModels, readConfig, writeConfig, type ConfigStoreDeps } from './config-store';
+import { parseConfigWriteBody } from './config-write-body';
+import { llmFieldProblems } from './llm-field-rules';
+import { ServiceError } from './service-error';
+import type { ServiceMetrics } from './service-metrics';
+
+const modelQuery = z.strictObject({
+  provider: z
+    .enum(MODEL_PROVIDERS, { error: `provider must be one of ${MODEL_PROVIDERS.join(', ')}` })
+    .optional(),
+  capability: z
+    .enum(MODEL_CAPABILITIES, { error: `capability must be one of ${MODEL_CAPABILITIES.join(', ')}` })
+    .optional(),
+});
+
+/**
+ * The unified configuration path: canonical keys (answered in camelCase whatever spelling was asked),
+ * LLM parameters validated against their schemas on write, the model catalogue with filters, and generation
+ * defaults validated field by field. JSON out is camelCase; input is accepted in either case.
+ *
+ * @example
+ * const unified = createUnifiedHandlers(store, metrics);
+ * await unified.getConfig({ userId: 'user-42' }, 'max_tokens'); // { statusCode: 200, body: { key: 'maxTokens', value: 2048, valueType: 'number' } }
+ */
+export function createUnifiedHandlers(store: ConfigStoreDeps, metrics: ServiceMetrics): ConfigHandlers {
+  return {
+    path: 'unified',
+
+    async getConfig({ userId }, rawKey) {
+      const key = store.keys.parse(rawKey);
+      const found = await readConfig(store, key, userId);
+      if (!found) throw new ServiceError(404, `config key "${key.normalized}" is not set`);
+      return { statusCode: 200, body: { key: key.camel, value: found.value, valueType: found.valueType } };
+    },
+
+    async putConfig({ userId }, rawKey, body) {
+      const key = store.keys.parse(rawKey);
+      const write = parseConfigWriteBody(body, userId);
+      const problems = llmFieldProblems(key.normalized, write.value, write.valueType);
+      if (problems.length > 0) throw new ServiceError(400, `invalid value: ${problems.join('; ')}`);
+      const outcome = await writeConfig(store, key, userId, write);
+      metrics.configChanged('unified', outcome.storedType);
+      return {
+        statusCode: outcome.created ? 201 : 200,
+        body: {
+          key: key.camel,
+          value: outcome.shown,
+          valueType: outcome.storedType,
+          scope: write.scope,
+          created: outcome.created,
+        },
+      };
+    },
+
+    async listModels(_context, query) {
+      const parsed = safeParseEitherCase(modelQuery, query ?? {});
+      if (!parsed.success) {
+        throw new ServiceError(400, `invalid query: ${formatZodIssues(parsed.error, 'query').join('; ')}`);
+      }
+      const { provider, capability } = parsed.data;
+      const models = (await listModels(store)).filter(
+        (model) =>
+          (provider === undefined || model.provider === provider) &&
+          (capability === undefined || model.capabilities.includes(capability)),
+      );
+      return { statusCode: 200, body: { models: toCamelCaseJson(models), count: models.length } };
+    },
+
+    async generationDefaults({ userId }) {
+      const values = await Promise.all(
+        KNOWN_GENERATION_FIELDS.map(
+          async (field) => [field, await readConfig(store, store.keys.parse(field), userId)] as const,
+        ),
+      );
+      const params: Record<string, unknown> = {};
+      const invalid: string[] = [];
+      for (const [field, found] of values) {
+        if (found === undefined) continue;
+        // Field by field: one bad stored value is reported, and the others are still served.
+        const result = GenerationParams.shape[field].safeParse(found.value);
+        if (result.success) params[field] = result.data;
+        else invalid.push(...result.error.issues.map((issue) => `${toCamelCase(field)}: ${issue.message}`));
+      }
+      return { statusCode: 200, body: { params: toCamelCaseJson(params), invalid } };
+    },
+  };
+}
