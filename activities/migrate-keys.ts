@@ -1,16 +1,15 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
 import {
   KeyMigrationVerificationError,
   MissingBackupError,
   keyMigrationProgressSchema,
   runKeyMigration,
-  type KeyMigrationProgress,
   type KeyMigrationReport,
 } from '../db/key-migration';
 import { ROLLOUT_ID } from '../db/table-backups';
 import type { ActivityDeps } from './activity-deps';
-import { heartbeatWhile } from './heartbeat-while';
+import { parseActivityInput, runResumable } from './resumable-phase';
 
 const inputSchema = z.object({
   rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),
@@ -31,42 +30,11 @@ export type MigrateKeysInput = z.input<typeof inputSchema>;
  * // { renamed: 97_697, discarded: 19_608, batches: 112, maxBatchMs: 214, ... }
  */
 export async function migrateKeys(deps: ActivityDeps, input: MigrateKeysInput): Promise<KeyMigrationReport> {
-  const parsedInput = inputSchema.safeParse(input);
-  if (!parsedInput.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid key migration input: ${parsedInput.error.issues.map((i) => i.message).join('; ')}`,
-      'InvalidInput',
-    );
-  }
-  const { rolloutId, targetBatchMs, maxBatchSize } = parsedInput.data;
-  const context = Context.current();
-  const details: unknown = context.info.heartbeatDetails;
-  const resumed = keyMigrationProgressSchema.safeParse(details);
-  if (details !== undefined && !resumed.success) {
-    deps.logger.warn(
-      { rolloutId },
-      'key migration heartbeat details unreadable; starting from the beginning',
-    );
-  }
-  // Sent with every heartbeat, so an attempt that dies before its first batch keeps the previous checkpoint.
-  let latest: KeyMigrationProgress | undefined = resumed.success ? resumed.data : undefined;
-  if (latest) deps.logger.info({ rolloutId, step: latest.step }, 'key migration resuming');
+  const { rolloutId, targetBatchMs, maxBatchSize } = parseActivityInput(inputSchema, input, 'key migration');
   try {
-    const report = await heartbeatWhile(
-      () =>
-        runKeyMigration(deps.db, {
-          rolloutId,
-          targetBatchMs,
-          maxBatchSize,
-          resume: latest,
-          signal: context.cancellationSignal,
-          onProgress: (progress) => {
-            latest = progress;
-            context.heartbeat(progress);
-          },
-        }),
-      5_000,
-      () => latest,
+    const report = await runResumable(
+      { what: 'key migration', rolloutId, logger: deps.logger, progressSchema: keyMigrationProgressSchema },
+      (run) => runKeyMigration(deps.db, { rolloutId, targetBatchMs, maxBatchSize, ...run }),
     );
     deps.logger.info(
       {

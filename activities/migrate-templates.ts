@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
 import { ROLLOUT_ID } from '../db/table-backups';
 import {
@@ -7,11 +7,10 @@ import {
   TemplateMigrationRolledBackError,
   runTemplateMigration,
   templateMigrationProgressSchema,
-  type TemplateMigrationProgress,
   type TemplateMigrationReport,
 } from '../db/template-migration';
 import type { ActivityDeps } from './activity-deps';
-import { heartbeatWhile } from './heartbeat-while';
+import { parseActivityInput, runResumable } from './resumable-phase';
 
 const inputSchema = z.object({
   rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),
@@ -38,42 +37,16 @@ export async function migrateTemplates(
   deps: ActivityDeps,
   input: MigrateTemplatesInput,
 ): Promise<TemplateMigrationReport> {
-  const parsedInput = inputSchema.safeParse(input);
-  if (!parsedInput.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid template migration input: ${parsedInput.error.issues.map((i) => i.message).join('; ')}`,
-      'InvalidInput',
-    );
-  }
-  const { rolloutId, onInvalid, batchSize } = parsedInput.data;
-  const context = Context.current();
-  const details: unknown = context.info.heartbeatDetails;
-  const resumed = templateMigrationProgressSchema.safeParse(details);
-  if (details !== undefined && !resumed.success) {
-    deps.logger.warn(
-      { rolloutId },
-      'template migration heartbeat details unreadable; starting from the beginning',
-    );
-  }
-  // Sent with every heartbeat, so an attempt that dies before its first batch keeps the previous checkpoint.
-  let latest: TemplateMigrationProgress | undefined = resumed.success ? resumed.data : undefined;
-  if (latest) deps.logger.info({ rolloutId, cursor: latest.cursor }, 'template migration resuming');
+  const { rolloutId, onInvalid, batchSize } = parseActivityInput(inputSchema, input, 'template migration');
   try {
-    const report = await heartbeatWhile(
-      () =>
-        runTemplateMigration(deps.db, {
-          rolloutId,
-          onInvalid,
-          batchSize,
-          resume: latest,
-          signal: context.cancellationSignal,
-          onProgress: (progress) => {
-            latest = progress;
-            context.heartbeat(progress);
-          },
-        }),
-      5_000,
-      () => latest,
+    const report = await runResumable(
+      {
+        what: 'template migration',
+        rolloutId,
+        logger: deps.logger,
+        progressSchema: templateMigrationProgressSchema,
+      },
+      (run) => runTemplateMigration(deps.db, { rolloutId, onInvalid, batchSize, ...run }),
     );
     deps.logger.info(
       {
