@@ -4,6 +4,7 @@ import { PlanError } from '../plan/rollout-plan';
 import { registerKeysCommand } from './keys-command';
 import { registerListCommand } from './list-command';
 import { registerOperatorCommands } from './operator-commands';
+import { registerPlanCommand } from './plan-command';
 import { registerStartCommand } from './start-command';
 import { registerStatusCommand } from './status-command';
 import { registerWatchCommand } from './watch-command';
@@ -14,6 +15,7 @@ export function createProgram(): Command {
     .description('Move to the unified configuration and ramp it behind an Unleash flag, driven by Temporal.')
     .showHelpAfterError();
   registerKeysCommand(program);
+  registerPlanCommand(program);
   registerStartCommand(program);
   registerStatusCommand(program);
   registerWatchCommand(program);
