@@ -1,5 +1,4 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { z } from 'zod';
 import {
   KEY_UNIQUE_CONSTRAINT,
   NORMALIZATION_BYPASS_SETTING,
@@ -14,7 +13,8 @@ import {
 } from '../db/table-restore';
 import type { BackupTable } from '../src/plan/rollout-plan';
 import type { ActivityDeps } from './activity-deps';
-import { heartbeatWhile } from './heartbeat-while';
+import { isFinalVerificationFailure, restoreProgressSchema } from './restore-progress';
+import { runResumable } from './resumable-phase';
 
 export interface RestoreTableInput {
   rolloutId: string;
@@ -35,14 +35,6 @@ const RESTORE_SPECS: Partial<Record<BackupTable, (rolloutId: string) => TableSpe
     describeColumns: ['key', 'user_id'],
   }),
 };
-
-const progressSchema = z.object({
-  cursor: z.number().int().nonnegative(),
-  end: z.number().int().nonnegative(),
-});
-
-/** Verification can fail when a write races the final check; a few attempts settle it, more would not. */
-const MAX_CONVERGE_ATTEMPTS = 5;
 
 /**
  * Rolls a table back to the rollout's backup (compensation of the backup and key migration phases): rows the
@@ -72,24 +64,22 @@ export async function restoreTable(
     );
     return { table: input.table, skipped: 'no-backup' };
   }
-  const context = Context.current();
-  const resumed = progressSchema.safeParse(context.info.heartbeatDetails);
-  let latest = resumed.success ? resumed.data : undefined;
   try {
-    const report = await heartbeatWhile(
-      () =>
+    const report = await runResumable(
+      {
+        what: `restore of ${input.table}`,
+        rolloutId: input.rolloutId,
+        logger: deps.logger,
+        progressSchema: restoreProgressSchema,
+      },
+      (run) =>
         restoreFromBackup(deps.db, {
           rolloutId: input.rolloutId,
           table: input.table,
           ...specFor(input.rolloutId),
-          resumeFrom: latest?.cursor,
-          onProgress: (progress) => {
-            latest = progress;
-            context.heartbeat(progress);
-          },
+          resumeFrom: run.resume?.cursor,
+          onProgress: run.onProgress,
         }),
-      5_000,
-      () => latest,
     );
     deps.logger.info(
       {
@@ -110,7 +100,7 @@ export async function restoreTable(
   } catch (error) {
     if (
       error instanceof RestoreVerificationError &&
-      (error.kind === 'backup-changed' || context.info.attempt >= MAX_CONVERGE_ATTEMPTS)
+      isFinalVerificationFailure(error.kind, Context.current().info.attempt)
     ) {
       throw ApplicationFailure.nonRetryable(error.message, 'RestoreVerificationFailed');
     }

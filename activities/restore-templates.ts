@@ -1,5 +1,4 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { z } from 'zod';
 import { findBackupRecord, ROLLOUT_ID } from '../db/table-backups';
 import { TEMPLATE_TABLE } from '../db/template-migration';
 import {
@@ -8,7 +7,8 @@ import {
   type TemplateRestoreReport,
 } from '../db/template-restore';
 import type { ActivityDeps } from './activity-deps';
-import { heartbeatWhile } from './heartbeat-while';
+import { isFinalVerificationFailure, restoreProgressSchema } from './restore-progress';
+import { runResumable } from './resumable-phase';
 
 export interface RestoreTemplatesInput {
   rolloutId: string;
@@ -16,14 +16,6 @@ export interface RestoreTemplatesInput {
 
 export type RestoreTemplatesResult =
   TemplateRestoreReport | { table: 'prompt_templates'; skipped: 'no-backup' };
-
-const progressSchema = z.object({
-  cursor: z.number().int().nonnegative(),
-  end: z.number().int().nonnegative(),
-});
-
-/** Verification can fail when a write races the final check; a few attempts settle it, more would not. */
-const MAX_CONVERGE_ATTEMPTS = 5;
 
 /**
  * Compensation of the template migration: puts every template the migration rewrote back to its backed-up
@@ -49,22 +41,20 @@ export async function restoreTemplates(
     );
     return { table: TEMPLATE_TABLE, skipped: 'no-backup' };
   }
-  const context = Context.current();
-  const resumed = progressSchema.safeParse(context.info.heartbeatDetails);
-  let latest = resumed.success ? resumed.data : undefined;
   try {
-    const report = await heartbeatWhile(
-      () =>
+    const report = await runResumable(
+      {
+        what: `restore of ${TEMPLATE_TABLE}`,
+        rolloutId: input.rolloutId,
+        logger: deps.logger,
+        progressSchema: restoreProgressSchema,
+      },
+      (run) =>
         restoreFromBackup(deps.db, {
           rolloutId: input.rolloutId,
-          resumeFrom: latest?.cursor,
-          onProgress: (progress) => {
-            latest = progress;
-            context.heartbeat(progress);
-          },
+          resumeFrom: run.resume?.cursor,
+          onProgress: run.onProgress,
         }),
-      5_000,
-      () => latest,
     );
     deps.logger.info(
       {
@@ -83,7 +73,7 @@ export async function restoreTemplates(
   } catch (error) {
     if (
       error instanceof TemplateRestoreVerificationError &&
-      (error.kind === 'backup-changed' || context.info.attempt >= MAX_CONVERGE_ATTEMPTS)
+      isFinalVerificationFailure(error.kind, Context.current().info.attempt)
     ) {
       throw ApplicationFailure.nonRetryable(error.message, 'RestoreVerificationFailed');
     }
