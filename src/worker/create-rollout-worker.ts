@@ -32,5 +32,9 @@ export function createRolloutWorker(options: RolloutWorkerOptions): Promise<Work
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../../workflows') }),
     activities: createActivities({ db: options.db, unleash: options.unleash, logger: options.logger }),
+    // Data phases checkpoint in their heartbeats. By default the SDK sends them at most every 0.8 x the
+    // heartbeat timeout (12 s here), so a crash within that window lost the checkpoint and the phase started
+    // over. Sending at most every second keeps the server's checkpoint at most a second behind.
+    maxHeartbeatThrottleInterval: '1 second',
   });
 }

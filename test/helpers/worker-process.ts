@@ -24,9 +24,11 @@ export async function startWorkerProcess(options: {
   taskQueue: string;
   databaseUrl: string;
 }): Promise<WorkerProcess> {
+  // Node itself with tsx as an import hook, not the `tsx` wrapper: the wrapper runs the worker as a child of
+  // its own, and a SIGKILL of the wrapper would leave that worker running, so no crash would happen.
   const child: ChildProcess = spawn(
-    path.join(projectRoot, 'node_modules', '.bin', 'tsx'),
-    [path.join(projectRoot, 'src', 'worker', 'main.ts')],
+    process.execPath,
+    ['--import', 'tsx', path.join(projectRoot, 'src', 'worker', 'main.ts')],
     {
       env: {
         ...process.env,
@@ -64,10 +66,20 @@ export async function startWorkerProcess(options: {
     kill: async () => {
       child.kill('SIGKILL');
       await exited;
+      if (isAlive(child.pid!)) throw new Error(`worker ${child.pid} survived SIGKILL`);
     },
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
