@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { ROLLOUT_ID } from '../src/plan/rollout-id';
+import { rowHash } from './row-sql';
 import type { BackupRow, Database } from './schema';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -42,7 +43,7 @@ export interface TableFingerprint {
 export async function fingerprintTable(db: Db, table: string): Promise<TableFingerprint> {
   const result = await sql<{ row_count: number; checksum: string }>`
     select count(*)::bigint as row_count,
-           coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)::text as checksum
+           coalesce(sum(${rowHash(sql`t`)}), 0)::text as checksum
     from ${sql.table(table)} as t
   `.execute(db);
   const row = result.rows[0];

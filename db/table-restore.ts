@@ -1,4 +1,5 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { columnList, plainIdentifier, rowHash, rowOf, tableColumns } from './row-sql';
 import type { Database } from './schema';
 import {
   DEFAULT_LIMITS,
@@ -10,7 +11,6 @@ import { findBackupRecord, tableExists } from './table-backups';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const SETTING = /^[a-z_]+\.[a-z_]+$/;
 
 /** What a data phase did to a table, so that its rollback can undo exactly that and nothing else. */
@@ -90,34 +90,6 @@ export class RestoreVerificationError extends Error {
     super(message);
     this.name = 'RestoreVerificationError';
   }
-}
-
-function identifier(name: string, what: string): string {
-  if (!IDENTIFIER.test(name)) throw new Error(`${what} "${name}" is not a plain identifier`);
-  return name;
-}
-
-function columnList(alias: string, columns: readonly string[]): RawBuilder<unknown> {
-  return sql.join(columns.map((column) => sql.ref(`${alias}.${column}`)));
-}
-
-/** `row(a.c1, a.c2, ...)`: compared with IS [NOT] DISTINCT FROM so NULLs compare equal. */
-function rowOf(alias: string, columns: readonly string[]): RawBuilder<unknown> {
-  return columns.length === 0 ? sql`row()` : sql`row(${columnList(alias, columns)})`;
-}
-
-/** The per-row hash of fingerprintTable (db/table-backups.ts), over the backup's columns. */
-function rowHash(alias: string, columns: readonly string[]): RawBuilder<unknown> {
-  return sql`('x' || left(md5(${rowOf(alias, columns)}::text), 16))::bit(64)::bigint::numeric`;
-}
-
-async function backupColumns(db: Db, backupTable: string): Promise<string[]> {
-  const result = await sql<{ column_name: string }>`
-    select column_name from information_schema.columns
-    where table_schema = current_schema() and table_name = ${backupTable}
-    order by ordinal_position
-  `.execute(db);
-  return result.rows.map((row) => identifier(row.column_name, 'column'));
 }
 
 /** Drops `constraint` from the live table when it exists there and the backup has no unique index like it. */
@@ -212,10 +184,10 @@ async function maxIdOf(db: Db, tables: string[]): Promise<number> {
  */
 export async function restoreTable(db: Kysely<Database>, spec: RestoreSpec): Promise<RestoreReport> {
   const started = performance.now();
-  const table = identifier(spec.table, 'table');
+  const table = plainIdentifier(spec.table, 'table');
   const record = await findBackupRecord(db, spec.rolloutId, table);
   if (!record) throw new Error(`rollout ${spec.rolloutId} has no recorded backup of ${table}`);
-  const backupTable = identifier(record.backup_table, 'backup table');
+  const backupTable = plainIdentifier(record.backup_table, 'backup table');
   if (!(await tableExists(db, backupTable))) {
     throw new Error(`backup ${backupTable} of ${table} is recorded but missing; nothing to restore from`);
   }
@@ -224,7 +196,7 @@ export async function restoreTable(db: Kysely<Database>, spec: RestoreSpec): Pro
   }
   const limits: StatementLimits = { ...DEFAULT_LIMITS, statementTimeoutMs: 60_000, ...spec.limits };
   const retry = spec.retry ?? {};
-  const columns = await backupColumns(db, backupTable);
+  const columns = await tableColumns(db, backupTable);
   if (!columns.includes('id')) throw new Error(`${backupTable} has no id column`);
   for (const column of spec.migratedColumns) {
     if (!columns.includes(column))
@@ -232,13 +204,15 @@ export async function restoreTable(db: Kysely<Database>, spec: RestoreSpec): Pro
   }
   const migrated = [...spec.migratedColumns];
   const others = columns.filter((column) => !migrated.includes(column));
-  const discardedTable = spec.discardedTable ? identifier(spec.discardedTable, 'discarded table') : undefined;
+  const discardedTable = spec.discardedTable
+    ? plainIdentifier(spec.discardedTable, 'discarded table')
+    : undefined;
   const tracked = discardedTable !== undefined;
   const discarded = discardedTable && (await tableExists(db, discardedTable)) ? discardedTable : undefined;
 
   const droppedConstraints: string[] = [];
   for (const constraint of spec.addedConstraints ?? []) {
-    const name = identifier(constraint, 'constraint');
+    const name = plainIdentifier(constraint, 'constraint');
     if (await dropAddedConstraint(db, table, backupTable, name, limits, retry)) droppedConstraints.push(name);
   }
 
@@ -437,11 +411,11 @@ async function checkRestore(
         deleted_after: number;
       }>`
         select count(b.id) as backup_rows,
-               coalesce(sum(${rowHash('b', input.columns)}) filter (where b.id is not null), 0)::text as backup_checksum,
+               coalesce(sum(${rowHash(rowOf('b', input.columns))}) filter (where b.id is not null), 0)::text as backup_checksum,
                count(*) filter (where b.id is not null and ${untouched}) as untouched_rows,
-               coalesce(sum(${rowHash('b', input.columns)}) filter (where b.id is not null and ${untouched}), 0)::text
+               coalesce(sum(${rowHash(rowOf('b', input.columns))}) filter (where b.id is not null and ${untouched}), 0)::text
                  as untouched_backup,
-               coalesce(sum(${rowHash('l', input.columns)}) filter (where b.id is not null and ${untouched}), 0)::text
+               coalesce(sum(${rowHash(rowOf('l', input.columns))}) filter (where b.id is not null and ${untouched}), 0)::text
                  as untouched_live,
                count(*) filter (where b.id is not null and ${untouched}
                                   and ${rowOf('l', input.columns)} is distinct from ${rowOf('b', input.columns)})

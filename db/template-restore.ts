@@ -5,12 +5,12 @@ import {
   type RetryOptions,
   type StatementLimits,
 } from './key-migration';
+import { isPlainIdentifier, rowHash, rowOf, tableColumns } from './row-sql';
 import type { Database } from './schema';
 import { ROLLOUT_ID, findBackupRecord, tableExists } from './table-backups';
 import { TEMPLATE_TABLE, type TemplateDatabase } from './template-migration';
 import type { TemplateMigrationTables } from './template-quarantine-schema';
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIGRATED_COLUMN = 'llm_preferences';
 const REQUIRED_COLUMNS = ['id', 'name', MIGRATED_COLUMN] as const;
 
@@ -71,15 +71,6 @@ export class TemplateRestoreVerificationError extends Error {
   }
 }
 
-function rowOf(alias: string, columns: readonly string[]): RawBuilder<unknown> {
-  return sql`row(${sql.join(columns.map((column) => sql.ref(`${alias}.${column}`)))})`;
-}
-
-/** The per-row hash of fingerprintTable (db/table-backups.ts), over the backup's columns. */
-function rowHash(alias: string, columns: readonly string[]): RawBuilder<unknown> {
-  return sql`('x' || left(md5(${rowOf(alias, columns)}::text), 16))::bit(64)::bigint::numeric`;
-}
-
 /**
  * True where live row `l` holds exactly what the migration wrote (ledger `c`) over exactly what backup row
  * `b` holds, and nothing else changed since the backup: the migration's own work, to be put back. Hashes
@@ -96,16 +87,7 @@ function migratedOnly(others: readonly string[]): RawBuilder<boolean> {
 }
 
 async function backupColumns(db: Kysely<Database>, backupTable: string): Promise<string[]> {
-  const result = await sql<{ column_name: string }>`
-    select column_name from information_schema.columns
-    where table_schema = current_schema() and table_name = ${backupTable}
-    order by ordinal_position
-  `.execute(db);
-  const columns = result.rows.map((row) => {
-    if (!IDENTIFIER.test(row.column_name))
-      throw new Error(`column "${row.column_name}" is not a plain identifier`);
-    return row.column_name;
-  });
+  const columns = await tableColumns(db, backupTable);
   for (const required of REQUIRED_COLUMNS) {
     if (!columns.includes(required)) throw new Error(`${backupTable} has no ${required} column`);
   }
@@ -168,7 +150,7 @@ export async function restoreTemplates(
   const record = await findBackupRecord(db, rolloutId, TEMPLATE_TABLE);
   if (!record) throw new Error(`rollout ${rolloutId} has no recorded backup of ${TEMPLATE_TABLE}`);
   const backupTable = record.backup_table;
-  if (!IDENTIFIER.test(backupTable) || !(await tableExists(db, backupTable))) {
+  if (!isPlainIdentifier(backupTable) || !(await tableExists(db, backupTable))) {
     throw new Error(
       `backup ${backupTable} of ${TEMPLATE_TABLE} is recorded but missing; nothing to restore from`,
     );
@@ -292,10 +274,10 @@ async function checkRestore(
         deleted_after: number;
       }>`
         select count(b.id) as backup_rows,
-               coalesce(sum(${rowHash('b', input.columns)}) filter (where b.id is not null), 0)::text as backup_checksum,
+               coalesce(sum(${rowHash(rowOf('b', input.columns))}) filter (where b.id is not null), 0)::text as backup_checksum,
                count(*) filter (where ${untouched}) as untouched_rows,
-               coalesce(sum(${rowHash('b', input.columns)}) filter (where ${untouched}), 0)::text as untouched_backup,
-               coalesce(sum(${rowHash('l', input.columns)}) filter (where ${untouched}), 0)::text as untouched_live,
+               coalesce(sum(${rowHash(rowOf('b', input.columns))}) filter (where ${untouched}), 0)::text as untouched_backup,
+               coalesce(sum(${rowHash(rowOf('l', input.columns))}) filter (where ${untouched}), 0)::text as untouched_live,
                count(*) filter (where ${untouched} and ${rowOf('l', input.columns)} is distinct from ${rowOf('b', input.columns)})
                  as unrestored,
                count(*) filter (where b.id is null) as inserted_after,
