@@ -4,6 +4,7 @@ import os from 'node:os';
 import { ROLLOUT_ID } from '../plan/rollout-id';
 import { RolloutWorkflow } from '../../workflows/rollout-workflow';
 import { loadPlanFile } from '../plan/load-plan-file';
+import { toPlanInput } from '../plan/rollout-plan';
 import { ROLLOUT_FLAG, ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../temporal/search-attributes';
 import { withConnections, writer } from './cli-context';
 import { newRolloutId } from './new-rollout-id';
@@ -40,7 +41,8 @@ export function registerStartCommand(program: Command): void {
               taskQueue: env.ROLLOUT_TASK_QUEUE,
               // A rollout id names one rollout forever: its backups and audit log are keyed by it.
               workflowIdReusePolicy: 'REJECT_DUPLICATE',
-              args: [{ rolloutId, plan, requestedBy }],
+              // The workflow validates its input again, with the same rules: durations go with their units.
+              args: [{ rolloutId, plan: toPlanInput(plan), requestedBy }],
               typedSearchAttributes: [
                 { key: ROLLOUT_FLAG, value: plan.flag },
                 { key: ROLLOUT_PHASE, value: 'preflight' },

@@ -22,3 +22,16 @@ export function formatDuration(ms: number): string {
   if (ms >= UNIT_MS.s) return `${+(ms / UNIT_MS.s).toFixed(2)}s`;
   return `${ms}ms`;
 }
+
+/**
+ * The exact duration text for a number of milliseconds, so a parsed plan can be written back as plan input:
+ * the short form when it reads back to the same value, otherwise whole milliseconds.
+ *
+ * @example
+ * durationText(300_000); // '5m'
+ * durationText(1_234); // '1234ms'
+ */
+export function durationText(ms: number): string {
+  const short = formatDuration(ms);
+  return parseDuration(short) === ms ? short : `${ms}ms`;
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration';
+import { durationText, parseDuration } from './duration';
 
 /** Tables a rollout may back up; identifiers are never taken from a plan as free text. */
 export const BACKUP_TABLES = ['runtime_config', 'prompt_templates', 'model_catalog'] as const;
@@ -10,28 +10,40 @@ const FLAG_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$/;
 const UNLEASH_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$/;
 const MAX_SOAK_MS = 7 * 24 * 3_600_000;
 
+const DURATION_EXAMPLE = 'a duration such as 30s, 5m or 1h';
+
+/**
+ * A plan duration: a number with a unit (ms, s, m or h), converted to milliseconds. A bare number is refused
+ * because it has no unit (`soak: 30` would otherwise be 30 ms, not the 30 s or 30 min the author meant); only
+ * zero, which is the same in every unit, may be written without one.
+ */
 const duration = (what: string) =>
-  z.unknown().transform((value, ctx) => {
-    const ms =
-      typeof value === 'number' && Number.isInteger(value) && value >= 0
-        ? value
-        : typeof value === 'string'
-          ? parseDuration(value)
-          : undefined;
-    if (ms === undefined) {
-      const shown = typeof value === 'string' ? `"${value}"` : String(value);
-      ctx.addIssue({
-        code: 'custom',
-        message: `${what} must be a duration like 30s, 5m or 1h, got ${shown}`,
-      });
-      return z.NEVER;
-    }
-    if (ms > MAX_SOAK_MS) {
-      ctx.addIssue({ code: 'custom', message: `${what} must be at most 7 days` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  // Typed as what a plan may contain, so a parsed plan (bare milliseconds) cannot pass for plan input;
+  // every value is checked by the transform, which explains what is wrong.
+  z
+    .custom<string | 0>(() => true)
+    .transform((value: unknown, ctx) => {
+      const bare =
+        typeof value === 'number' || (typeof value === 'string' && /^\s*[-+]?\d+(\.\d*)?\s*$/.test(value));
+      let ms: number | undefined;
+      if (bare) ms = Number(value) === 0 ? 0 : undefined;
+      else if (typeof value === 'string') ms = parseDuration(value);
+      if (ms === undefined) {
+        const shown = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+        ctx.addIssue({
+          code: 'custom',
+          message: bare
+            ? `${what} must be ${DURATION_EXAMPLE}; a bare number has no unit (got ${shown}; units: ms, s, m, h)`
+            : `${what} must be ${DURATION_EXAMPLE}, got ${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}`,
+        });
+        return z.NEVER;
+      }
+      if (ms > MAX_SOAK_MS) {
+        ctx.addIssue({ code: 'custom', message: `${what} must be at most 7 days` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 const stageSchema = z
   .object({
@@ -40,7 +52,7 @@ const stageSchema = z
       .int('percent must be a whole number')
       .min(1, 'percent must be at least 1')
       .max(100, 'percent must be at most 100'),
-    /** How long the stage holds before the next one; given as a duration string, stored in ms. */
+    /** How long the stage holds before the next one; written with a unit (`30s`, `5m`), stored in ms. */
     soak: duration('soak').default(300_000),
     /** An operator must approve (`rollout approve`) before the flag moves to this stage. */
     approval: z.boolean().default(false),
@@ -212,4 +224,16 @@ export function parseRolloutPlan(input: unknown, source = 'plan'): RolloutPlan {
       return where ? `${where}: ${message}` : message;
     }),
   );
+}
+
+/**
+ * A validated plan written back as plan input, durations with their units, for a consumer that validates its
+ * input again with the same rules (the workflow does).
+ *
+ * @example
+ * toPlanInput(parseRolloutPlan({ flag: 'f', unleash: { environment: 'dev' } })).stages[0]; // { percent: 10, soak: '5m', approval: false }
+ */
+export function toPlanInput(plan: RolloutPlan): RolloutPlanInput {
+  const copy = structuredClone(plan);
+  return { ...copy, stages: copy.stages.map((stage) => ({ ...stage, soak: durationText(stage.soak) })) };
 }

@@ -48,7 +48,7 @@ stages:
   - percent: 50
     soak: 1.5h
   - percent: 90
-    soak: 1500
+    soak: 1500ms
   - percent: 100
     soak: 250ms
 `;
@@ -84,7 +84,7 @@ describe('loadPlanFile: good files', () => {
       stages: [
         { percent: 10, soak: '30s' },
         { percent: 50, soak: '1.5h' },
-        { percent: 90, soak: 1500, approval: false },
+        { percent: 90, soak: '1500ms', approval: false },
         { percent: 100, soak: '250ms' },
       ],
     };
@@ -144,20 +144,128 @@ describe('loadPlanFile: bad files are PlanErrors naming the file', () => {
     expect(error.problems[0]).toMatch(/^not valid YAML: /);
   });
 
-  it('YAML with a duplicate key (the second value must not silently win)', async () => {
+  it('YAML with a duplicate key (the second value must not silently win), naming the key and its lines', async () => {
     const file = write('duplicate.yaml', 'flag: safe-flag\nunleash:\n  environment: dev\nflag: other-flag\n');
     const error = await planError(file);
-    expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^not valid YAML: .*unique/);
+    expect(error.problems).toEqual([
+      'duplicate key "flag" at line 4, column 1 (first at line 1, column 1); give each option once',
+    ]);
   });
 
-  it('YAML with a duplicate nested key', async () => {
+  it('YAML with a duplicate nested key, at its path', async () => {
     const file = write(
       'duplicate-nested.yaml',
       'flag: f\nunleash:\n  environment: dev\nstages:\n  - percent: 100\n    soak: 1s\n    soak: 7d\n',
     );
     const error = await planError(file);
-    expect(error.problems[0]).toMatch(/^not valid YAML: .*unique/);
+    expect(error.problems).toEqual([
+      'stages[0]: duplicate key "soak" at line 7, column 5 (first at line 6, column 5); give each option once',
+    ]);
+  });
+
+  it('YAML with a duplicate key in a flow mapping', async () => {
+    const file = write('duplicate-flow.yaml', 'flag: f\nunleash: { environment: dev, environment: prod }\n');
+    const error = await planError(file);
+    expect(error.problems).toEqual([
+      'unleash: duplicate key "environment" at line 2, column 30 (first at line 2, column 12); give each option once',
+    ]);
+  });
+
+  it('YAML with an alias to an anchor that does not exist', async () => {
+    const error = await planError(write('alias.yaml', 'flag: *nope\nunleash: { environment: dev }\n'));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^not valid YAML: .*nope/);
+  });
+
+  // JSON.parse keeps the last of two equal keys without a word; a plan file must not.
+  it('JSON with a duplicate top-level key, naming the key and its lines', async () => {
+    const file = write(
+      'duplicate.json',
+      [
+        '{',
+        '  "flag": "safe-flag",',
+        '  "unleash": { "environment": "dev" },',
+        '  "flag": "other-flag"',
+        '}',
+      ].join('\n'),
+    );
+    const error = await planError(file);
+    expect(error.problems).toEqual([
+      'duplicate key "flag" at line 4, column 3 (first at line 2, column 3); give each option once',
+    ]);
+  });
+
+  it('JSON with duplicate nested keys reports each, in file order, at its path', async () => {
+    const json = [
+      '{',
+      '\t"flag": "f",',
+      '\t"unleash": {"environment": "dev", "environment": "prod"},',
+      '\t"stages": [',
+      '\t\t{"percent": 100, "soak": "1s", "approval": false, "soak": "7d"}',
+      '\t]',
+      '}',
+    ].join('\r\n');
+    const error = await planError(write('duplicate-nested.json', json));
+    expect(error.problems).toEqual([
+      'unleash: duplicate key "environment" at line 3, column 36 (first at line 3, column 14); give each option once',
+      'stages[0]: duplicate key "soak" at line 5, column 53 (first at line 5, column 20); give each option once',
+    ]);
+  });
+
+  it('JSON with a duplicate key spelt with an escape is still a duplicate', async () => {
+    const file = write('escaped.json', '{"flag": "f", "fl\\u0061g": "g", "unleash": {"environment": "dev"}}');
+    const error = await planError(file);
+    expect(error.problems).toEqual([
+      'duplicate key "flag" at line 1, column 15 (first at line 1, column 2); give each option once',
+    ]);
+  });
+
+  it('the same key in different mappings is not a duplicate', async () => {
+    const json = JSON.stringify({
+      flag: 'f',
+      unleash: { environment: 'dev' },
+      stages: [
+        { percent: 50, soak: '1s' },
+        { percent: 100, soak: '1s' },
+      ],
+    });
+    const plan = await loadPlanFile(write('not-duplicate.json', json));
+    expect(plan.stages.map((s) => s.soak)).toEqual([1_000, 1_000]);
+  });
+
+  it('a YAML soak written as a bare number is refused, naming the units', async () => {
+    const file = write(
+      'bare-soak.yaml',
+      'flag: f\nunleash: { environment: dev }\nstages:\n  - percent: 100\n    soak: 30\n',
+    );
+    const error = await planError(file);
+    expect(error.problems).toEqual([
+      'stages[0].soak: soak must be a duration such as 30s, 5m or 1h; a bare number has no unit (got 30; units: ms, s, m, h)',
+    ]);
+  });
+
+  it('a JSON soak written as a bare number (or a numeric string) is refused', async () => {
+    const json = JSON.stringify({
+      flag: 'f',
+      unleash: { environment: 'dev' },
+      stages: [
+        { percent: 50, soak: 30 },
+        { percent: 100, soak: '30' },
+      ],
+    });
+    const error = await planError(write('bare-soak.json', json));
+    expect(error.problems).toEqual([
+      'stages[0].soak: soak must be a duration such as 30s, 5m or 1h; a bare number has no unit (got 30; units: ms, s, m, h)',
+      'stages[1].soak: soak must be a duration such as 30s, 5m or 1h; a bare number has no unit (got "30"; units: ms, s, m, h)',
+    ]);
+  });
+
+  it('a soak of 0 needs no unit', async () => {
+    const file = write(
+      'zero-soak.yaml',
+      'flag: f\nunleash: { environment: dev }\nstages: [{ percent: 100, soak: 0 }]\n',
+    );
+    expect((await loadPlanFile(file)).stages).toEqual([{ percent: 100, soak: 0, approval: false }]);
   });
 
   it('YAML with several documents', async () => {
@@ -169,6 +277,13 @@ describe('loadPlanFile: bad files are PlanErrors naming the file', () => {
   it('an empty YAML file', async () => {
     const error = await planError(write('empty.yaml', ''));
     expect(error.problems).toHaveLength(1);
+  });
+
+  it('JSON with a comment (YAML would accept it, JSON does not)', async () => {
+    const file = write('comment.json', '{ "flag": "x", # a comment\n "unleash": { "environment": "dev" } }');
+    const error = await planError(file);
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^not valid JSON: /);
   });
 
   it('invalid JSON', async () => {
