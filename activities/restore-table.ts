@@ -15,6 +15,7 @@ import type { BackupTable } from '../src/plan/rollout-plan';
 import type { ActivityDeps } from './activity-deps';
 import { isFinalVerificationFailure, restoreProgressSchema } from './restore-progress';
 import { runResumable } from './resumable-phase';
+import { RestorePreconditionError } from '../db/restore-precondition-error';
 
 export interface RestoreTableInput {
   rolloutId: string;
@@ -98,6 +99,8 @@ export async function restoreTable(
     );
     return report;
   } catch (error) {
+    if (error instanceof RestorePreconditionError)
+      throw ApplicationFailure.nonRetryable(error.message, 'RestorePreconditionFailed');
     if (
       error instanceof RestoreVerificationError &&
       isFinalVerificationFailure(error.kind, Context.current().info.attempt)

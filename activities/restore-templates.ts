@@ -9,6 +9,7 @@ import {
 import type { ActivityDeps } from './activity-deps';
 import { isFinalVerificationFailure, restoreProgressSchema } from './restore-progress';
 import { runResumable } from './resumable-phase';
+import { RestorePreconditionError } from '../db/restore-precondition-error';
 
 export interface RestoreTemplatesInput {
   rolloutId: string;
@@ -71,6 +72,8 @@ export async function restoreTemplates(
     );
     return report;
   } catch (error) {
+    if (error instanceof RestorePreconditionError)
+      throw ApplicationFailure.nonRetryable(error.message, 'RestorePreconditionFailed');
     if (
       error instanceof TemplateRestoreVerificationError &&
       isFinalVerificationFailure(error.kind, Context.current().info.attempt)

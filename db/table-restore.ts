@@ -8,6 +8,7 @@ import {
   type StatementLimits,
 } from './key-migration';
 import { findBackupRecord, tableExists } from './table-backups';
+import { RestorePreconditionError } from './restore-precondition-error';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -186,10 +187,13 @@ export async function restoreTable(db: Kysely<Database>, spec: RestoreSpec): Pro
   const started = performance.now();
   const table = plainIdentifier(spec.table, 'table');
   const record = await findBackupRecord(db, spec.rolloutId, table);
-  if (!record) throw new Error(`rollout ${spec.rolloutId} has no recorded backup of ${table}`);
+  if (!record)
+    throw new RestorePreconditionError(`rollout ${spec.rolloutId} has no recorded backup of ${table}`);
   const backupTable = plainIdentifier(record.backup_table, 'backup table');
   if (!(await tableExists(db, backupTable))) {
-    throw new Error(`backup ${backupTable} of ${table} is recorded but missing; nothing to restore from`);
+    throw new RestorePreconditionError(
+      `backup ${backupTable} of ${table} is recorded but missing; nothing to restore from`,
+    );
   }
   if (spec.bypassSetting !== undefined && !SETTING.test(spec.bypassSetting)) {
     throw new Error(`bypass setting "${spec.bypassSetting}" must look like prefix.name`);
@@ -197,10 +201,10 @@ export async function restoreTable(db: Kysely<Database>, spec: RestoreSpec): Pro
   const limits: StatementLimits = { ...DEFAULT_LIMITS, statementTimeoutMs: 60_000, ...spec.limits };
   const retry = spec.retry ?? {};
   const columns = await tableColumns(db, backupTable);
-  if (!columns.includes('id')) throw new Error(`${backupTable} has no id column`);
+  if (!columns.includes('id')) throw new RestorePreconditionError(`${backupTable} has no id column`);
   for (const column of spec.migratedColumns) {
     if (!columns.includes(column))
-      throw new Error(`migrated column ${column} is not a column of ${backupTable}`);
+      throw new RestorePreconditionError(`migrated column ${column} is not a column of ${backupTable}`);
   }
   const migrated = [...spec.migratedColumns];
   const others = columns.filter((column) => !migrated.includes(column));

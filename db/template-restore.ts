@@ -10,6 +10,7 @@ import type { Database } from './schema';
 import { ROLLOUT_ID, findBackupRecord, tableExists } from './table-backups';
 import { TEMPLATE_TABLE, type TemplateDatabase } from './template-migration';
 import type { TemplateMigrationTables } from './template-quarantine-schema';
+import { RestorePreconditionError } from './restore-precondition-error';
 
 const MIGRATED_COLUMN = 'llm_preferences';
 const REQUIRED_COLUMNS = ['id', 'name', MIGRATED_COLUMN] as const;
@@ -89,7 +90,8 @@ function migratedOnly(others: readonly string[]): RawBuilder<boolean> {
 async function backupColumns(db: Kysely<Database>, backupTable: string): Promise<string[]> {
   const columns = await tableColumns(db, backupTable);
   for (const required of REQUIRED_COLUMNS) {
-    if (!columns.includes(required)) throw new Error(`${backupTable} has no ${required} column`);
+    if (!columns.includes(required))
+      throw new RestorePreconditionError(`${backupTable} has no ${required} column`);
   }
   return columns;
 }
@@ -148,10 +150,11 @@ export async function restoreTemplates(
   const { rolloutId } = options;
   if (!ROLLOUT_ID.test(rolloutId)) throw new Error(`rollout id "${rolloutId}" must match ${ROLLOUT_ID}`);
   const record = await findBackupRecord(db, rolloutId, TEMPLATE_TABLE);
-  if (!record) throw new Error(`rollout ${rolloutId} has no recorded backup of ${TEMPLATE_TABLE}`);
+  if (!record)
+    throw new RestorePreconditionError(`rollout ${rolloutId} has no recorded backup of ${TEMPLATE_TABLE}`);
   const backupTable = record.backup_table;
   if (!isPlainIdentifier(backupTable) || !(await tableExists(db, backupTable))) {
-    throw new Error(
+    throw new RestorePreconditionError(
       `backup ${backupTable} of ${TEMPLATE_TABLE} is recorded but missing; nothing to restore from`,
     );
   }

@@ -1,14 +1,14 @@
 /**
  * What operators can ask of a running rollout, as a small pure state machine shared by the signal handlers,
  * the update validators and the workflow's waits. Pure (no SDK calls), so it is unit tested directly.
+ * Requests reach it only after `readOperatorRequest` has checked them.
  */
-export type OperatorAction = 'pause' | 'resume' | 'approve' | 'rollback';
+import type { CarriedControls } from './rollout-status';
+import type { ValidOperatorRequest } from './operator-request';
 
-export interface OperatorRequest {
-  /** Who asks (user@host from the CLI). The Temporal UI sends whatever JSON the operator types. */
-  actor?: string;
-  reason?: string;
-}
+export type { OperatorRequest } from './operator-request';
+
+export type OperatorAction = 'pause' | 'resume' | 'approve' | 'rollback';
 
 /** What the workflow is doing right now, as far as operator requests are concerned. */
 export interface RolloutSituation {
@@ -23,6 +23,27 @@ export class OperatorControls {
   pausedBy: string | null = null;
   approved = new Set<number>();
   rollbackRequest: { actor: string; reason: string } | null = null;
+
+  /** Takes over the state a previous run of the same rollout handed on when it continued as new. */
+  static from(carried: CarriedControls | undefined): OperatorControls {
+    const controls = new OperatorControls();
+    if (carried) {
+      controls.paused = carried.paused;
+      controls.pausedBy = carried.pausedBy;
+      controls.approved = new Set(carried.approved);
+      controls.rollbackRequest = carried.rollbackRequest;
+    }
+    return controls;
+  }
+
+  carry(): CarriedControls {
+    return {
+      paused: this.paused,
+      pausedBy: this.pausedBy,
+      approved: [...this.approved],
+      rollbackRequest: this.rollbackRequest,
+    };
+  }
 
   /** Why `action` cannot be accepted now, or null when it can. Validators reject with this message. */
   refusal(action: OperatorAction, situation: RolloutSituation): string | null {
@@ -41,28 +62,26 @@ export class OperatorControls {
   }
 
   /** The audit line for an accepted request, before it takes effect. */
-  describe(action: OperatorAction, request: OperatorRequest, situation: RolloutSituation): string {
-    const actor = actorOf(request);
-    const why = request?.reason ? `: ${request.reason}` : '';
+  describe(action: OperatorAction, request: ValidOperatorRequest, situation: RolloutSituation): string {
+    const why = request.reason ? `: ${request.reason}` : '';
     switch (action) {
       case 'pause':
-        return `paused by ${actor}${why}`;
+        return `paused by ${request.actor}${why}`;
       case 'resume':
-        return `resumed by ${actor}${why}`;
+        return `resumed by ${request.actor}${why}`;
       case 'approve':
-        return `stage ${(situation.awaitingApproval ?? 0) + 1} approved by ${actor}${why}`;
+        return `stage ${(situation.awaitingApproval ?? 0) + 1} approved by ${request.actor}${why}`;
       case 'rollback':
-        return `rollback requested by ${actor}: ${request?.reason ?? 'no reason given'}`;
+        return `rollback requested by ${request.actor}: ${request.reason ?? 'no reason given'}`;
     }
   }
 
   /** Makes an accepted request take effect. */
-  apply(action: OperatorAction, request: OperatorRequest, situation: RolloutSituation): void {
-    const actor = actorOf(request);
+  apply(action: OperatorAction, request: ValidOperatorRequest, situation: RolloutSituation): void {
     switch (action) {
       case 'pause':
         this.paused = true;
-        this.pausedBy = actor;
+        this.pausedBy = request.actor;
         return;
       case 'resume':
         this.paused = false;
@@ -72,16 +91,8 @@ export class OperatorControls {
         if (situation.awaitingApproval !== null) this.approved.add(situation.awaitingApproval);
         return;
       case 'rollback':
-        this.rollbackRequest = { actor, reason: request?.reason ?? 'no reason given' };
+        this.rollbackRequest = { actor: request.actor, reason: request.reason ?? 'no reason given' };
         return;
     }
   }
-}
-
-/** Requests arrive from outside (CLI, UI); anything that is not a short string is not an identity. */
-export function actorOf(request: OperatorRequest | undefined): string {
-  const actor = request?.actor;
-  return typeof actor === 'string' && actor.trim() !== ''
-    ? actor.trim().slice(0, 200)
-    : 'unknown (no actor given)';
 }

@@ -1,13 +1,15 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { OperatorRequest } from './operator-controls';
-import type { RolloutStatus } from './rollout-status';
+import type { OperatorRequest } from './operator-request';
+import type { OperatorAnswer, RolloutStatus } from './rollout-status';
 
 /** Current phase, stage, percent, backups and recent events; shared by the CLI, tests and the Temporal UI. */
 export const statusQuery = defineQuery<RolloutStatus>('status');
 
 // Operator messages, each as a signal (fire and forget, e.g. from the Temporal UI) and as an update (the
 // CLI's synchronous form: a validator refuses what cannot apply now, with the reason, before history changes).
-// Payload: { "actor": "alice@laptop", "reason": "error rate" }.
+// Payload: { "actor": "alice@laptop", "reason": "error rate" } — only these two keys, strings of at most
+// 200 and 1,000 characters. A signal that breaks the rule is ignored and noted (type and size, never its
+// content); an update that breaks it is refused with the reason.
 
 /** Hold before the next stage or phase; the current soak keeps running. */
 export const pauseSignal = defineSignal<[OperatorRequest]>('pause');
@@ -17,7 +19,7 @@ export const approveSignal = defineSignal<[OperatorRequest]>('approve');
 /** Roll back now: the flag to 0 %, then the data phases in reverse. */
 export const rollbackSignal = defineSignal<[OperatorRequest]>('rollback');
 
-export const pauseUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('pause-rollout');
-export const resumeUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('resume-rollout');
-export const approveUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('approve-stage');
-export const rollbackUpdate = defineUpdate<RolloutStatus, [OperatorRequest]>('rollback-rollout');
+export const pauseUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('pause-rollout');
+export const resumeUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('resume-rollout');
+export const approveUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('approve-stage');
+export const rollbackUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('rollback-rollout');

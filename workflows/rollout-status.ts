@@ -1,6 +1,5 @@
 import type { PreflightReport } from '../activities/preflight';
 import type { KeyMigrationReport } from '../db/key-migration';
-import type { SeedingReport } from '../db/model-catalog-seeding';
 import type { TemplateMigrationReport } from '../db/template-migration';
 import type { BackupResult } from '../db/table-backups';
 import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
@@ -15,7 +14,15 @@ export type RolloutPhase =
   | 'ramp'
   | 'rollback'
   | 'complete';
-export type RolloutOutcome = 'running' | 'completed' | 'failed' | 'rolled_back' | 'cancelled';
+export type DataPhase = 'migrate-keys' | 'migrate-templates' | 'seed-models';
+export type RolloutOutcome =
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'rolled_back'
+  | 'cancelled'
+  /** A compensation could not finish: see `rollbackFailures` and the runbook. */
+  | 'rollback_failed';
 
 export interface RolloutInput {
   /** Also the workflow id; becomes part of backup table names, so it follows `ROLLOUT_ID`. */
@@ -23,6 +30,11 @@ export interface RolloutInput {
   plan: RolloutPlan | RolloutPlanInput;
   /** Who started it (user@host), recorded in the audit log. */
   requestedBy: string;
+  /**
+   * Set only by the workflow itself when it continues as new (its history grew too large): where the previous
+   * run was. Never set it when starting a rollout.
+   */
+  carried?: CarriedState;
 }
 
 export interface RolloutEvent {
@@ -31,7 +43,36 @@ export interface RolloutEvent {
   message: string;
 }
 
-/** What the `status` query returns; also the workflow's result once it ends. */
+/** The template migration report without its item lists (those are in Postgres: the quarantine and ledger). */
+export type TemplateMigrationSummary = Omit<
+  TemplateMigrationReport,
+  'conflicts' | 'unknownFields' | 'quarantine'
+>;
+
+export interface SeedingSummary {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+/** A compensation that could not finish: what is left undone, and why. */
+export interface RollbackFailure {
+  phase: RolloutPhase;
+  error: string;
+}
+
+/** Operator messages the workflow refused to act on (bad payload, or not applicable when it arrived). */
+export interface IgnoredMessages {
+  count: number;
+  /** The most recent few, newest last. */
+  last: RolloutEvent[];
+}
+
+/**
+ * What the `status` query returns; also the workflow's result once it ends. Every list is capped and every
+ * string that can come from outside is bounded, so its JSON stays under {@link STATUS_MAX_BYTES} whatever
+ * operators send (a unit test fills every field to its limit).
+ */
 export interface RolloutStatus {
   rolloutId: string;
   flag: string;
@@ -48,13 +89,78 @@ export interface RolloutStatus {
   preflight: PreflightReport | null;
   backups: BackupResult[];
   keyMigration: KeyMigrationReport | null;
-  templateMigration: TemplateMigrationReport | null;
-  seeding: SeedingReport | null;
+  templateMigration: TemplateMigrationSummary | null;
+  seeding: SeedingSummary | null;
   /** Held by an operator before the next stage or phase. */
   paused: boolean;
   pausedBy: string | null;
   /** Index of the stage waiting for an operator's approval, or null. */
   awaitingApproval: number | null;
   events: RolloutEvent[];
+  ignored: IgnoredMessages;
   error: string | null;
+  /** Compensations that failed; non-empty only with outcome `rollback_failed`. */
+  rollbackFailures: RollbackFailure[];
+  /** What an operator should do next, when the rollout needs one (e.g. after `rollback_failed`). */
+  operatorAction: string | null;
+  /** How many times this rollout continued as new to keep its history small. */
+  continuedAsNew: number;
+}
+
+/** The bound on the status query's JSON (and so on the workflow result). */
+export const STATUS_MAX_BYTES = 64 * 1024;
+/** Events kept in the status; the audit log in Postgres keeps all of them. */
+export const MAX_STATUS_EVENTS = 40;
+/** Longest event message kept in the status (the audit log has the full, already bounded, details). */
+export const MAX_EVENT_MESSAGE_CHARS = 400;
+export const MAX_IGNORED_SHOWN = 5;
+
+/** The small answer of every operator update: enough to print a line, never the whole status. */
+export interface OperatorAnswer {
+  rolloutId: string;
+  phase: RolloutPhase;
+  outcome: RolloutOutcome;
+  percent: number;
+  stageIndex: number | null;
+  paused: boolean;
+  pausedBy: string | null;
+  awaitingApproval: number | null;
+}
+
+/** The operator-controls state a continued run takes over. */
+export interface CarriedControls {
+  paused: boolean;
+  pausedBy: string | null;
+  approved: number[];
+  rollbackRequest: { actor: string; reason: string } | null;
+}
+
+/**
+ * Everything a run hands to the next when it continues as new: the status, the operator state, and where to
+ * pick up (the first phase not finished, the stage and the soak left, or the compensations still to run).
+ */
+export interface CarriedState {
+  status: RolloutStatus;
+  controls: CarriedControls;
+  /** Phases whose work finished (their compensations are registered). */
+  finished: RolloutPhase[];
+  /** The phase that was running (its compensation is registered); it reruns from its start, idempotently. */
+  current: RolloutPhase | null;
+  /**
+   * In the ramp: the stage to go on with, and the soak left in ms once its percent is confirmed (null: the
+   * stage has not been set yet, so its checkpoint, approval and flag change come first).
+   */
+  ramp: { index: number; soakRemainingMs: number | null } | null;
+  /** Set once a rollback began: its cause, the compensations not yet run, and the outcome if all succeed. */
+  rollback: CarriedRollback | null;
+}
+
+export type RollbackKind = 'failure' | 'cancelled' | 'requested';
+
+export interface CarriedRollback {
+  cause: string;
+  kind: RollbackKind;
+  remaining: RolloutPhase[];
+  /** `rolled_back`, `cancelled` or `failed` (nothing to undo); `rollback_failed` replaces it if a step fails. */
+  outcome: RolloutOutcome;
 }

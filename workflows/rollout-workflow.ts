@@ -1,9 +1,13 @@
 import {
+  ActivityCancellationType,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
+  continueAsNew,
   isCancellation,
   proxyActivities,
+  setDefaultSignalHandler,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -15,7 +19,9 @@ import type { RecordEventInput } from '../activities/record-event';
 import { ROLLOUT_ID } from '../src/plan/rollout-id';
 import { parseRolloutPlan, PlanError, type RolloutPlan } from '../src/plan/rollout-plan';
 import { ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../src/temporal/search-attributes';
-import { actorOf, OperatorControls, type OperatorAction, type OperatorRequest } from './operator-controls';
+import { ContinueAsNewNeeded, describeHistory, historyNearLimit } from './history-budget';
+import { OperatorControls, type OperatorAction } from './operator-controls';
+import { readOperatorRequest, type OperatorRequest } from './operator-request';
 import {
   approveSignal,
   approveUpdate,
@@ -27,21 +33,59 @@ import {
   rollbackUpdate,
   statusQuery,
 } from './rollout-messages';
-import type { RolloutInput, RolloutPhase, RolloutStatus } from './rollout-status';
-import { workflowNowIso } from './workflow-clock';
+import {
+  MAX_EVENT_MESSAGE_CHARS,
+  MAX_IGNORED_SHOWN,
+  MAX_STATUS_EVENTS,
+  type CarriedRollback,
+  type CarriedState,
+  type OperatorAnswer,
+  type RolloutInput,
+  type RolloutPhase,
+  type RolloutStatus,
+} from './rollout-status';
+import { workflowNowIso, workflowNowMs } from './workflow-clock';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
-/** Short calls (Unleash, bookkeeping): retried until they succeed or fail for good (non-retryable). */
+/**
+ * Short calls (Unleash, bookkeeping): retried until they succeed or fail for good (non-retryable). The
+ * flag-to-0 step of a rollback uses these too: nothing else makes users safe, so it never gives up.
+ */
 const calls = proxyActivities<RolloutActivities>({ startToCloseTimeout: '1 minute', retry });
-/** Data phases: long, heartbeating, so a killed worker is noticed within the heartbeat timeout. */
+/**
+ * Data phases: long, heartbeating, so a killed worker is noticed within the heartbeat timeout. A cancelled
+ * phase is waited for until it has stopped, so nothing runs after it (a restore, or the next run's rerun).
+ */
 const dataPhases = proxyActivities<RolloutActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '15s',
   retry,
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+/**
+ * Data compensations: a bounded number of attempts (about 8 minutes of retries), so a restore that keeps
+ * failing is reported as left undone and the rest of the rollback still runs.
+ */
+const restores = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '15s',
+  retry: { ...retry, maximumAttempts: 20 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+const boundedCalls = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { ...retry, maximumAttempts: 20 },
 });
 
-const MAX_EVENTS = 100;
+const PHASE_ORDER: readonly RolloutPhase[] = [
+  'preflight',
+  'backup',
+  'migrate-keys',
+  'migrate-templates',
+  'seed-models',
+  'ramp',
+];
 
 interface Phase {
   name: RolloutPhase;
@@ -55,7 +99,7 @@ interface Phase {
 function parsePlanOrFail(input: RolloutInput): RolloutPlan {
   if (!ROLLOUT_ID.test(input.rolloutId)) {
     throw ApplicationFailure.nonRetryable(
-      `rollout id "${input.rolloutId}" must match ${ROLLOUT_ID}`,
+      `rollout id "${String(input.rolloutId).slice(0, 100)}" must match ${ROLLOUT_ID}`,
       'InvalidPlan',
     );
   }
@@ -67,19 +111,18 @@ function parsePlanOrFail(input: RolloutInput): RolloutPlan {
   }
 }
 
-/**
- * Drives one rollout: preflight → backup → flag ramp → complete. On failure or cancellation the
- * compensations of the phases that started run in reverse (the flag first), then the workflow ends as
- * failed or cancelled.
- */
-export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatus> {
-  const plan = parsePlanOrFail(input);
-  const target = { project: plan.unleash.project, environment: plan.unleash.environment, flag: plan.flag };
-  const status: RolloutStatus = {
+const bounded = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+const errorText = (error: unknown) =>
+  bounded(error instanceof Error ? error.message : String(error), MAX_EVENT_MESSAGE_CHARS);
+// eslint-disable-next-line no-control-regex
+const printableName = (name: string) => bounded(name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'), 64);
+
+function initialStatus(input: RolloutInput, plan: RolloutPlan): RolloutStatus {
+  return {
     rolloutId: input.rolloutId,
     flag: plan.flag,
-    project: target.project,
-    environment: target.environment,
+    project: plan.unleash.project,
+    environment: plan.unleash.environment,
     phase: 'preflight',
     outcome: 'running',
     stages: plan.stages.map((s) => ({ percent: s.percent, soakMs: s.soak, approval: s.approval })),
@@ -95,14 +138,39 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     pausedBy: null,
     awaitingApproval: null,
     events: [],
+    ignored: { count: 0, last: [] },
     error: null,
+    rollbackFailures: [],
+    operatorAction: null,
+    continuedAsNew: 0,
   };
+}
+
+/**
+ * Drives one rollout: preflight → backup → key migration → template migration → model seeding → flag ramp →
+ * complete. On failure, cancellation or an operator's rollback, the compensations of the phases that started
+ * run in reverse (the flag first); each runs even when an earlier one failed, and a rollback that could not
+ * finish ends as `rollback_failed` with what is left undone. Operator messages are checked at the boundary
+ * and never copied unbounded; when the history grows large the rollout continues as new with its state.
+ */
+export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatus> {
+  const plan = parsePlanOrFail(input);
+  const carried: CarriedState | undefined = input.carried;
+  const target = { project: plan.unleash.project, environment: plan.unleash.environment, flag: plan.flag };
+  const status: RolloutStatus = carried ? carried.status : initialStatus(input, plan);
+  const controls = OperatorControls.from(carried?.controls);
+  const finished = new Set<RolloutPhase>(carried?.finished ?? []);
+  let current: RolloutPhase | null = carried?.current ?? null;
+  let rampAt = carried?.ramp ?? null;
+  let rollback: CarriedRollback | null = carried?.rollback ?? null;
+  const runId = workflowInfo().runId;
   setHandler(statusQuery, () => status);
 
-  let claimed = false;
+  let claimed = carried !== undefined;
   const note = (kind: string, message: string) => {
-    status.events.push({ at: workflowNowIso(), kind, message });
-    if (status.events.length > MAX_EVENTS) status.events.splice(0, status.events.length - MAX_EVENTS);
+    status.events.push({ at: workflowNowIso(), kind, message: bounded(message, MAX_EVENT_MESSAGE_CHARS) });
+    if (status.events.length > MAX_STATUS_EVENTS)
+      status.events.splice(0, status.events.length - MAX_STATUS_EVENTS);
   };
   const record = async (
     event: Omit<RecordEventInput, 'rolloutId' | 'actor'> & { actor?: string },
@@ -121,67 +189,144 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     upsertSearchAttributes([{ key: ROLLOUT_PERCENT, value: percent }]);
   };
 
-  const controls = new OperatorControls();
-  let operatorActions = 0;
+  // --- Operator messages -------------------------------------------------------------------------------
+  // Audit keys carry the run id, so a reset (a new run replaying the same rollout) never collides with the
+  // keys of the run it abandoned, and a counter that is deterministic within the run.
+  let operatorMessages = 0;
   const situation = () => ({
     ended: status.outcome !== 'running',
     rollingBack: status.phase === 'rollback',
     awaitingApproval: status.awaitingApproval,
   });
-  const operate = async (action: OperatorAction, request: OperatorRequest): Promise<RolloutStatus> => {
-    const refusal = controls.refusal(action, situation());
-    const actor = actorOf(request);
-    if (refusal !== null) {
-      // Only signals get here with a refusal (updates are validated first); a signal cannot be answered.
-      note(`operator_${action}_ignored`, `${action} from ${actor} ignored: ${refusal}`);
-      return status;
+  const answer = (): OperatorAnswer => ({
+    rolloutId: status.rolloutId,
+    phase: status.phase,
+    outcome: status.outcome,
+    percent: status.percent,
+    stageIndex: status.stageIndex,
+    paused: status.paused,
+    pausedBy: status.pausedBy,
+    awaitingApproval: status.awaitingApproval,
+  });
+  /** A message the workflow will not act on: counted and noted by type and size, never copied. */
+  const ignore = async (what: string, why: string) => {
+    const message = `${what} ignored: ${why}`;
+    status.ignored.count += 1;
+    status.ignored.last.push({ at: workflowNowIso(), kind: 'ignored', message: bounded(message, 300) });
+    if (status.ignored.last.length > MAX_IGNORED_SHOWN) status.ignored.last.shift();
+    await record(
+      {
+        dedupeKey: `ignored-${runId}-${++operatorMessages}`,
+        kind: 'operator_message_ignored',
+        actor: 'unknown (message refused)',
+        details: { message: bounded(message, 300) },
+      },
+      message,
+    );
+  };
+  const operate = async (action: OperatorAction, raw: unknown, via: 'signal' | 'update') => {
+    const reading = readOperatorRequest(raw);
+    if (!reading.ok) {
+      // Updates never get here (their validator refused the same payload before history changed).
+      await ignore(`${action} ${via}`, `${reading.problem} (${reading.payload})`);
+      return;
     }
+    const refusal = controls.refusal(action, situation());
+    if (refusal !== null) {
+      // The state moved between an update's validation and its execution; a signal cannot be answered.
+      if (via === 'update') throw ApplicationFailure.nonRetryable(`cannot ${action}: ${refusal}`, 'Refused');
+      await ignore(`${action} signal from ${reading.request.actor}`, refusal);
+      return;
+    }
+    const request = reading.request;
     // Recorded first, then applied: the audit log holds every decision before it takes effect.
     const now = situation();
     await record(
       {
-        dedupeKey: `operator-${++operatorActions}-${action}`,
+        dedupeKey: `operator-${runId}-${++operatorMessages}-${action}`,
         kind: `operator_${action}`,
-        actor: actorOf(request),
-        details: { reason: request?.reason ?? null, stage: now.awaitingApproval },
+        actor: request.actor,
+        details: { reason: request.reason, stage: now.awaitingApproval, via },
       },
       controls.describe(action, request, now),
     );
     controls.apply(action, request, now);
     status.paused = controls.paused;
     status.pausedBy = controls.pausedBy;
-    return status;
   };
   const handle = (
     action: OperatorAction,
     signal: SignalDefinition<[OperatorRequest]>,
-    update: UpdateDefinition<RolloutStatus, [OperatorRequest]>,
+    update: UpdateDefinition<OperatorAnswer, [OperatorRequest]>,
   ) => {
-    setHandler(signal, (request) => operate(action, request).then(() => undefined));
-    setHandler(update, (request) => operate(action, request), {
-      validator: (_request: OperatorRequest) => {
-        const refusal = controls.refusal(action, situation());
-        if (refusal !== null) throw new Error(`cannot ${action}: ${refusal}`);
+    setHandler(signal, (raw: unknown) => operate(action, raw, 'signal'));
+    setHandler(
+      update,
+      async (raw: unknown) => {
+        await operate(action, raw, 'update');
+        return answer();
       },
-    });
+      {
+        validator: (raw: unknown) => {
+          const reading = readOperatorRequest(raw);
+          if (!reading.ok) throw new Error(`${action} refused: ${reading.problem}`);
+          const refusal = controls.refusal(action, situation());
+          if (refusal !== null) throw new Error(`cannot ${action}: ${refusal}`);
+        },
+      },
+    );
   };
   handle('pause', pauseSignal, pauseUpdate);
   handle('resume', resumeSignal, resumeUpdate);
   handle('approve', approveSignal, approveUpdate);
   handle('rollback', rollbackSignal, rollbackUpdate);
+  // Without this, a signal nobody handles would be buffered in memory for the rest of the run.
+  setDefaultSignalHandler((signalName: string) =>
+    ignore(`signal "${printableName(signalName)}"`, 'no such signal (pause, resume, approve, rollback)'),
+  );
 
+  // --- Waiting without letting the history grow past its limit ----------------------------------------
   const rollbackRequested = () => controls.rollbackRequest !== null;
   const stopIfRollbackRequested = () => {
     if (controls.rollbackRequest)
       throw new RollbackRequested(controls.rollbackRequest.actor, controls.rollbackRequest.reason);
   };
+  /** Waits for `ready` (or the timeout); hands over to a new run instead when the history nears its limit. */
+  const waitFor = async (ready: () => boolean, timeoutMs?: number) => {
+    const wake = () => ready() || historyNearLimit();
+    await (timeoutMs === undefined ? condition(wake) : condition(wake, timeoutMs));
+    if (!ready() && historyNearLimit()) throw new ContinueAsNewNeeded();
+  };
   /** Between phases and stages: hold while paused; a rollback request ends the hold at once. */
   const checkpoint = async () => {
     stopIfRollbackRequested();
-    if (controls.paused) await condition(() => !controls.paused || rollbackRequested());
+    if (controls.paused) await waitFor(() => !controls.paused || rollbackRequested());
     stopIfRollbackRequested();
   };
+  /**
+   * Runs a long activity; if the history nears its limit meanwhile (a signal flood), cancels it, waits until
+   * it has stopped, and hands over to a new run, which reruns the phase (phases are idempotent).
+   */
+  const watched = async <T>(start: () => Promise<T>): Promise<T> => {
+    if (historyNearLimit()) throw new ContinueAsNewNeeded();
+    const scope = new CancellationScope();
+    const outcome = scope.run(start).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    let settled = false;
+    void outcome.then(() => (settled = true));
+    // Not cancellable itself: on a workflow cancel the activity is cancelled and this waits until it stopped.
+    await CancellationScope.nonCancellable(() => condition(() => settled || historyNearLimit()));
+    const handOver = !settled;
+    if (handOver) scope.cancel();
+    const result = await outcome;
+    if (result.ok) return result.value;
+    if (handOver && isCancellation(result.error)) throw new ContinueAsNewNeeded();
+    throw result.error;
+  };
 
+  // --- Phases --------------------------------------------------------------------------------------------
   const phases: Phase[] = [
     {
       name: 'preflight',
@@ -208,8 +353,8 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       name: 'backup',
       run: async () => {
         for (const table of plan.backup.tables) {
-          const result = await dataPhases.backupTable({ rolloutId: input.rolloutId, table });
-          status.backups.push(result);
+          const result = await watched(() => dataPhases.backupTable({ rolloutId: input.rolloutId, table }));
+          status.backups = [...status.backups.filter((b) => b.sourceTable !== result.sourceTable), result];
           await record(
             {
               dedupeKey: `backup-${table}`,
@@ -226,10 +371,9 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       name: 'migrate-keys',
       enabled: plan.phases.migrateKeys,
       compensate: async () => {
-        const restored = await dataPhases.restoreTable({
-          rolloutId: input.rolloutId,
-          table: 'runtime_config',
-        });
+        const restored = await watched(() =>
+          restores.restoreTable({ rolloutId: input.rolloutId, table: 'runtime_config' }),
+        );
         const summary =
           'skipped' in restored
             ? 'runtime_config: no backup, nothing to restore'
@@ -240,7 +384,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         );
       },
       run: async () => {
-        const report = await dataPhases.migrateKeys({ rolloutId: input.rolloutId });
+        const report = await watched(() => dataPhases.migrateKeys({ rolloutId: input.rolloutId }));
         status.keyMigration = report;
         await record(
           {
@@ -257,7 +401,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       name: 'migrate-templates',
       enabled: plan.phases.migrateTemplates,
       compensate: async () => {
-        const restored = await dataPhases.restoreTemplates({ rolloutId: input.rolloutId });
+        const restored = await watched(() => restores.restoreTemplates({ rolloutId: input.rolloutId }));
         const summary =
           'skipped' in restored
             ? 'prompt_templates: no backup, nothing to restore'
@@ -268,11 +412,12 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         );
       },
       run: async () => {
-        const report = await dataPhases.migrateTemplates({
-          rolloutId: input.rolloutId,
-          onInvalid: plan.templates.onInvalid,
-        });
-        status.templateMigration = report;
+        const report = await watched(() =>
+          dataPhases.migrateTemplates({ rolloutId: input.rolloutId, onInvalid: plan.templates.onInvalid }),
+        );
+        // The item lists stay in Postgres (quarantine, ledger) and the audit log; the status keeps counts.
+        const { conflicts: _c, unknownFields: _u, quarantine: _q, ...summary } = report;
+        status.templateMigration = summary;
         await record(
           {
             dedupeKey: 'templates-migrated',
@@ -288,7 +433,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       name: 'seed-models',
       enabled: plan.phases.seedModels,
       compensate: async () => {
-        const undone = await calls.rollbackModelSeeding({ rolloutId: input.rolloutId });
+        const undone = await boundedCalls.rollbackModelSeeding({ rolloutId: input.rolloutId });
         await record(
           { dedupeKey: 'seeding-rolled-back', kind: 'seeding_rolled_back', details: { ...undone } },
           `model catalogue: removed ${undone.removed.length}, restored ${undone.restored.length}, kept ${undone.kept.length} changed since`,
@@ -296,7 +441,11 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       },
       run: async () => {
         const report = await calls.seedModels({ rolloutId: input.rolloutId });
-        status.seeding = report;
+        status.seeding = {
+          inserted: report.inserted.length,
+          updated: report.updated.length,
+          unchanged: report.unchanged.length,
+        };
         await record(
           { dedupeKey: 'models-seeded', kind: 'models_seeded', details: { ...report }, phase: 'seed-models' },
           `model catalogue: ${report.inserted.length} inserted, ${report.updated.length} updated, ${report.unchanged.length} unchanged`,
@@ -306,6 +455,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     {
       name: 'ramp',
       compensate: async () => {
+        note('flag_rollback', 'setting the flag to 0% (retried until Unleash confirms it)');
         await calls.setFlagPercent({ target, percent: 0 });
         confirmPercent(0);
         await record(
@@ -314,94 +464,196 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         );
       },
       run: async () => {
-        for (const [index, stage] of plan.stages.entries()) {
-          await checkpoint();
-          if (stage.approval) {
-            status.awaitingApproval = index;
-            note(
-              'awaiting_approval',
-              `stage ${index + 1} (${stage.percent}%) waits for an operator's approval`,
-            );
-            await condition(() => controls.approved.has(index) || rollbackRequested());
-            status.awaitingApproval = null;
+        const from = rampAt?.index ?? 0;
+        for (let index = from; index < plan.stages.length; index++) {
+          const stage = plan.stages[index]!;
+          let soakMs = stage.soak;
+          if (index === from && rampAt?.soakRemainingMs != null) {
+            // A continued run: this stage's percent was confirmed by the previous run; only its soak is left.
+            soakMs = rampAt.soakRemainingMs;
+          } else {
+            rampAt = { index, soakRemainingMs: null };
             await checkpoint();
+            if (stage.approval && !controls.approved.has(index)) {
+              status.awaitingApproval = index;
+              note(
+                'awaiting_approval',
+                `stage ${index + 1} (${stage.percent}%) waits for an operator's approval`,
+              );
+              await waitFor(() => controls.approved.has(index) || rollbackRequested());
+              status.awaitingApproval = null;
+              await checkpoint();
+            }
+            const readback = await calls.setFlagPercent({ target, percent: stage.percent });
+            status.stageIndex = index;
+            confirmPercent(readback.percent);
+            await record(
+              {
+                dedupeKey: `stage-${index}-reached`,
+                kind: 'stage_reached',
+                details: { stage: index + 1, percent: readback.percent, strategyId: readback.strategyId },
+                phase: 'ramp',
+                percent: readback.percent,
+              },
+              `stage ${index + 1}/${plan.stages.length}: Unleash confirms ${readback.percent}%`,
+            );
           }
-          const readback = await calls.setFlagPercent({ target, percent: stage.percent });
-          status.stageIndex = index;
-          confirmPercent(readback.percent);
-          await record(
-            {
-              dedupeKey: `stage-${index}-reached`,
-              kind: 'stage_reached',
-              details: { stage: index + 1, percent: readback.percent, strategyId: readback.strategyId },
-              phase: 'ramp',
-              percent: readback.percent,
-            },
-            `stage ${index + 1}/${plan.stages.length}: Unleash confirms ${readback.percent}%`,
-          );
-          if (stage.soak > 0) {
-            status.soakEndsAt = workflowNowIso(stage.soak);
-            // A rollback request cuts the soak short; a pause lets it finish and holds at the next checkpoint.
-            await condition(rollbackRequested, stage.soak);
+          if (soakMs > 0) {
+            const endsAt = workflowNowMs() + soakMs;
+            status.soakEndsAt = workflowNowIso(soakMs);
+            rampAt = { index, soakRemainingMs: soakMs };
+            try {
+              // A rollback request cuts the soak short; a pause lets it finish and holds at the next checkpoint.
+              await waitFor(rollbackRequested, soakMs);
+            } finally {
+              rampAt = { index, soakRemainingMs: Math.max(0, endsAt - workflowNowMs()) };
+            }
             status.soakEndsAt = null;
           }
         }
       },
     },
   ];
+  const byName = new Map(phases.map((phase) => [phase.name, phase]));
 
-  const compensations: { phase: RolloutPhase; run: () => Promise<void> }[] = [];
-  try {
-    for (const phase of phases) {
-      if (phase.enabled === false) continue;
-      if (phase.name !== 'preflight') await checkpoint();
-      enter(phase.name);
-      if (phase.compensate) compensations.unshift({ phase: phase.name, run: phase.compensate });
-      await phase.run();
+  // --- Continue-as-new ---------------------------------------------------------------------------------
+  const continueWithState = async (): Promise<never> => {
+    await condition(allHandlersFinished);
+    status.continuedAsNew += 1;
+    note('continued_as_new', `history at ${describeHistory()}: continuing as a new run with the same state`);
+    const state: CarriedState = {
+      status,
+      controls: controls.carry(),
+      finished: [...finished],
+      current,
+      ramp: rampAt,
+      rollback,
+    };
+    return continueAsNew<typeof RolloutWorkflow>({
+      rolloutId: input.rolloutId,
+      plan: input.plan,
+      requestedBy: input.requestedBy,
+      carried: state,
+    });
+  };
+
+  // --- Forward ---------------------------------------------------------------------------------------------
+  let failure: unknown;
+  if (rollback === null) {
+    try {
+      for (const phase of phases) {
+        if (phase.enabled === false || finished.has(phase.name)) continue;
+        if (phase.name !== current) {
+          if (phase.name !== 'preflight') await checkpoint();
+          current = phase.name;
+        }
+        enter(phase.name);
+        await phase.run();
+        finished.add(phase.name);
+        current = null;
+      }
+      await checkpoint();
+      enter('complete');
+      status.outcome = 'completed';
+      await record(
+        {
+          dedupeKey: 'completed',
+          kind: 'completed',
+          details: { percent: status.percent },
+          phase: 'complete',
+          state: 'completed',
+        },
+        `completed at ${status.percent}%`,
+      );
+      await condition(allHandlersFinished);
+      return status;
+    } catch (error) {
+      const cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
+      if (error instanceof ContinueAsNewNeeded && !cancelled) return continueWithState();
+      failure = error;
+      const requested = error instanceof RollbackRequested;
+      const cause = cancelled ? 'cancelled' : errorText(error);
+      // Compensations in reverse phase order: the flag (ramp) first, then the data phases.
+      const remaining = [...PHASE_ORDER]
+        .reverse()
+        .filter((name) => (finished.has(name) || current === name) && byName.get(name)?.compensate);
+      rollback = {
+        cause,
+        kind: cancelled ? 'cancelled' : requested ? 'requested' : 'failure',
+        remaining,
+        outcome: cancelled ? 'cancelled' : remaining.length > 0 ? 'rolled_back' : 'failed',
+      };
+      status.error = cause;
     }
-    await checkpoint();
-    enter('complete');
-    status.outcome = 'completed';
-    await record(
-      {
-        dedupeKey: 'completed',
-        kind: 'completed',
-        details: { percent: status.percent },
-        phase: 'complete',
-        state: 'completed',
-      },
-      `completed at ${status.percent}%`,
-    );
-    return status;
-  } catch (error) {
-    const cancelled = isCancellation(error);
-    const requested = error instanceof RollbackRequested;
-    status.error = cancelled ? 'cancelled' : error instanceof Error ? error.message : String(error);
-    // Compensation must finish even when the workflow itself is being cancelled.
-    await CancellationScope.nonCancellable(async () => {
-      if (compensations.length > 0) {
-        enter('rollback');
+  }
+
+  // --- Rollback ------------------------------------------------------------------------------------------
+  const undo = rollback;
+  // Compensation must finish even when the workflow itself is being cancelled.
+  const handOver = await CancellationScope.nonCancellable(async () => {
+    if (undo.remaining.length > 0 && status.phase !== 'rollback') {
+      enter('rollback');
+      await record(
+        {
+          dedupeKey: 'rollback-started',
+          kind: 'rollback_started',
+          details: { cause: undo.cause },
+          phase: 'rollback',
+        },
+        `rolling back: ${undo.cause}`,
+      );
+    }
+    for (let phase = undo.remaining[0]; phase !== undefined; phase = undo.remaining[0]) {
+      if (historyNearLimit()) return true;
+      try {
+        await byName.get(phase)!.compensate!();
+      } catch (error) {
+        if (error instanceof ContinueAsNewNeeded) return true;
+        // Every later compensation still runs; this one is reported as left undone.
+        const message = errorText(error);
+        status.rollbackFailures.push({ phase, error: message });
         await record(
           {
-            dedupeKey: 'rollback-started',
-            kind: 'rollback_started',
-            details: { cause: status.error },
-            phase: 'rollback',
+            dedupeKey: `compensation-failed-${phase}`,
+            kind: 'compensation_failed',
+            details: { phase, error: message },
           },
-          `rolling back: ${status.error}`,
+          `undoing ${phase} failed: ${message}`,
         );
-        for (const compensation of compensations) await compensation.run();
       }
-      status.outcome = cancelled ? 'cancelled' : compensations.length > 0 ? 'rolled_back' : 'failed';
-      await record(
-        { dedupeKey: 'ended', kind: status.outcome, details: { cause: status.error }, state: status.outcome },
-        `ended ${status.outcome}`,
-      );
-    });
-    // An operator's rollback is the workflow doing its job: it ends normally, with outcome rolled_back.
-    if (requested) return status;
-    throw error;
+      undo.remaining.shift();
+    }
+    const outcome = status.rollbackFailures.length > 0 ? 'rollback_failed' : undo.outcome;
+    status.outcome = outcome;
+    if (outcome === 'rollback_failed') {
+      status.operatorAction =
+        `left undone: ${status.rollbackFailures.map((f) => f.phase).join(', ')}. ` +
+        'Fix the cause named in each failure, then restore by hand (README, "A rollback_failed rollout"); ' +
+        'the run is released, so a new rollout of this flag can start once the data is right.';
+    }
+    await record(
+      { dedupeKey: 'ended', kind: outcome, details: { cause: undo.cause }, state: outcome },
+      `ended ${outcome}`,
+    );
+    return false;
+  });
+  if (handOver) return continueWithState();
+  await condition(allHandlersFinished);
+
+  if (status.outcome === 'rollback_failed') {
+    throw ApplicationFailure.nonRetryable(
+      `rollback failed after "${undo.cause}": ${status.rollbackFailures.map((f) => `${f.phase}: ${f.error}`).join('; ')}`,
+      'RollbackFailed',
+    );
   }
+  // An operator's rollback is the workflow doing its job: it ends normally, with outcome rolled_back.
+  if (undo.kind === 'requested') return status;
+  if (failure !== undefined) throw failure;
+  // A continued run has lost the original error object; its cause is kept as text.
+  throw ApplicationFailure.nonRetryable(
+    undo.kind === 'cancelled' ? 'cancelled by an operator; rolled back' : undo.cause,
+    undo.kind === 'cancelled' ? 'Cancelled' : 'RolloutFailed',
+  );
 }
 
 /** Thrown at the next checkpoint after an operator asked for a rollback. */

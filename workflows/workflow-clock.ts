@@ -7,3 +7,9 @@ export function workflowNowIso(offsetMs = 0): string {
   // eslint-disable-next-line no-restricted-properties
   return new Date(Date.now() + offsetMs).toISOString();
 }
+
+/** Workflow time in ms since the epoch (deterministic inside the sandbox, see above). */
+export function workflowNowMs(): number {
+  // eslint-disable-next-line no-restricted-properties
+  return Date.now();
+}

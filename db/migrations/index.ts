@@ -5,6 +5,7 @@ import * as runtimeConfigNotify from './003-runtime-config-notify';
 import * as runtimeConfigWriteNormalization from './004-runtime-config-write-normalization';
 import * as modelSeedingLedger from './005-model-seeding-ledger';
 import * as templateQuarantine from './006-template-quarantine';
+import * as rollbackFailedState from './007-rollback-failed-state';
 
 /**
  * Every schema migration, in order. Listed statically (not read from disk) so the same list works from
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '004-runtime-config-write-normalization': runtimeConfigWriteNormalization,
   '005-model-seeding-ledger': modelSeedingLedger,
   '006-template-quarantine': templateQuarantine,
+  '007-rollback-failed-state': rollbackFailedState,
 };

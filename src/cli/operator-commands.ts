@@ -4,14 +4,14 @@ import type { Command } from 'commander';
 import os from 'node:os';
 import type { OperatorRequest } from '../../workflows/operator-controls';
 import { approveUpdate, pauseUpdate, resumeUpdate, rollbackUpdate } from '../../workflows/rollout-messages';
-import type { RolloutStatus } from '../../workflows/rollout-status';
+import type { OperatorAnswer } from '../../workflows/rollout-status';
 import { withConnections, writer } from './cli-context';
 
 const operations: {
   name: string;
   description: string;
-  update: UpdateDefinition<RolloutStatus, [OperatorRequest]>;
-  done: (status: RolloutStatus) => string;
+  update: UpdateDefinition<OperatorAnswer, [OperatorRequest]>;
+  done: (answer: OperatorAnswer) => string;
 }[] = [
   {
     name: 'pause',
@@ -55,7 +55,7 @@ export function registerOperatorCommands(program: Command): void {
           reason: options.reason,
         };
         await withConnections(async ({ client }) => {
-          let status: RolloutStatus;
+          let status: OperatorAnswer;
           try {
             status = await client.workflow
               .getHandle(rolloutId)

@@ -5,6 +5,12 @@ import { createActivities } from '../../activities';
 import type { Database } from '../../db/schema';
 import type { UnleashAdminClient } from '../unleash/unleash-admin-client';
 
+/**
+ * The payload converter of the workflow and its activities: a signal or update whose payload cannot be decoded
+ * reaches the handlers as a marked value they refuse, instead of failing every workflow task.
+ */
+export const ROLLOUT_PAYLOAD_CONVERTER_PATH = require.resolve('../temporal/tolerant-payload-converter');
+
 export interface RolloutWorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -31,6 +37,8 @@ export function createRolloutWorker(options: RolloutWorkerOptions): Promise<Work
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../../workflows') }),
+    // Must match the bundle's converter (bundleWorkflowCode's payloadConverterPath).
+    dataConverter: { payloadConverterPath: ROLLOUT_PAYLOAD_CONVERTER_PATH },
     activities: createActivities({ db: options.db, unleash: options.unleash, logger: options.logger }),
     // Data phases checkpoint in their heartbeats. By default the SDK sends them at most every 0.8 x the
     // heartbeat timeout (12 s here), so a crash within that window lost the checkpoint and the phase started

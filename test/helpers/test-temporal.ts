@@ -13,7 +13,7 @@ import pino from 'pino';
 import type { Database } from '../../db/schema';
 import { readEnv, type Env } from '../../src/config/env';
 import { UnleashAdminClient } from '../../src/unleash/unleash-admin-client';
-import { createRolloutWorker } from '../../src/worker/create-rollout-worker';
+import { createRolloutWorker, ROLLOUT_PAYLOAD_CONVERTER_PATH } from '../../src/worker/create-rollout-worker';
 
 export interface TestTemporal {
   env: Env;
@@ -47,6 +47,7 @@ export async function connectTestTemporal(label: string): Promise<TestTemporal> 
   const env = readEnv();
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    payloadConverterPath: ROLLOUT_PAYLOAD_CONVERTER_PATH,
     logger: silentBundlerLogger,
   });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, connectTimeout: 10_000 });

@@ -1,4 +1,4 @@
-import { actorOf, OperatorControls, type RolloutSituation } from '../../workflows/operator-controls';
+import { OperatorControls, type RolloutSituation } from '../../workflows/operator-controls';
 
 const running: RolloutSituation = { ended: false, rollingBack: false, awaitingApproval: null };
 
@@ -6,10 +6,10 @@ test('pause then resume, each refused when it cannot apply', () => {
   const controls = new OperatorControls();
   expect(controls.refusal('resume', running)).toBe('the rollout is not paused');
   expect(controls.refusal('pause', running)).toBeNull();
-  controls.apply('pause', { actor: 'alice' }, running);
+  controls.apply('pause', { actor: 'alice', reason: null }, running);
   expect(controls).toMatchObject({ paused: true, pausedBy: 'alice' });
   expect(controls.refusal('pause', running)).toBe('already paused by alice');
-  controls.apply('resume', { actor: 'bob' }, running);
+  controls.apply('resume', { actor: 'bob', reason: null }, running);
   expect(controls).toMatchObject({ paused: false, pausedBy: null });
 });
 
@@ -18,8 +18,10 @@ test('approve only when a stage waits, and it approves that stage', () => {
   expect(controls.refusal('approve', running)).toBe('no stage is waiting for approval');
   const waiting = { ...running, awaitingApproval: 2 };
   expect(controls.refusal('approve', waiting)).toBeNull();
-  expect(controls.describe('approve', { actor: 'carol' }, waiting)).toBe('stage 3 approved by carol');
-  controls.apply('approve', { actor: 'carol' }, waiting);
+  expect(controls.describe('approve', { actor: 'carol', reason: null }, waiting)).toBe(
+    'stage 3 approved by carol',
+  );
+  controls.apply('approve', { actor: 'carol', reason: null }, waiting);
   expect([...controls.approved]).toEqual([2]);
 });
 
@@ -33,10 +35,12 @@ test('after a rollback request or the end, every action is refused', () => {
   }
 });
 
-test('an actor is a short non-empty string; anything else is named as missing', () => {
-  expect(actorOf({ actor: '  eve@host ' })).toBe('eve@host');
-  expect(actorOf({ actor: 'x'.repeat(500) })).toHaveLength(200);
-  expect(actorOf({})).toBe('unknown (no actor given)');
-  expect(actorOf({ actor: 42 as unknown as string })).toBe('unknown (no actor given)');
-  expect(actorOf(undefined)).toBe('unknown (no actor given)');
+test('a continued run takes over pause, approvals and a pending rollback', () => {
+  const controls = new OperatorControls();
+  controls.apply('pause', { actor: 'erin', reason: null }, running);
+  controls.apply('approve', { actor: 'erin', reason: null }, { ...running, awaitingApproval: 1 });
+  const next = OperatorControls.from(controls.carry());
+  expect(next).toMatchObject({ paused: true, pausedBy: 'erin', rollbackRequest: null });
+  expect([...next.approved]).toEqual([1]);
+  expect(next.refusal('pause', running)).toBe('already paused by erin');
 });

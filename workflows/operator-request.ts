@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { isUndecodablePayload, UNDECODABLE_PAYLOAD } from '../src/temporal/tolerant-payload-converter';
+
+/** Longest `actor` an operator message may carry (user@host, an email, a UI user name). */
+export const MAX_ACTOR_CHARS = 200;
+/** Longest `reason`: a sentence or a short paragraph for the audit log. */
+export const MAX_REASON_CHARS = 1_000;
+
+/** What an operator sends with pause, resume, approve and rollback (signal or update input). */
+export interface OperatorRequest {
+  /** Who asks (user@host from the CLI). */
+  actor?: string;
+  /** Why, for the audit log. */
+  reason?: string;
+}
+
+/** A request that passed {@link readOperatorRequest}: clean, bounded strings only. */
+export interface ValidOperatorRequest {
+  actor: string;
+  reason: string | null;
+}
+
+export const UNKNOWN_ACTOR = 'unknown (no actor given)';
+
+// C0/C1 controls, and the bidirectional overrides that can make an audit line read differently from its bytes.
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+const cleanText = (field: string, max: number) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .transform((text) => text.replace(UNPRINTABLE, ' ').trim())
+    .refine((text) => text.length <= max, `${field} is longer than ${max} characters`);
+
+const requestSchema = z.strictObject(
+  {
+    actor: cleanText('actor', MAX_ACTOR_CHARS).optional(),
+    reason: cleanText('reason', MAX_REASON_CHARS).optional(),
+  },
+  { error: 'must be an object such as {"actor": "you@host", "reason": "why"}' },
+);
+
+export type OperatorRequestReading =
+  { ok: true; request: ValidOperatorRequest } | { ok: false; problem: string; payload: string };
+
+/**
+ * Checks one operator message at the workflow boundary. Anything an outsider sends is refused unless it is
+ * an object with at most a short `actor` and `reason`; the refusal describes the payload by type and size
+ * and never copies it, so an oversized or hostile message cannot grow the history or the audit log.
+ *
+ * @example
+ * readOperatorRequest({ actor: 'ana@ops', reason: 'error rate' }); // { ok: true, request: { actor: 'ana@ops', reason: 'error rate' } }
+ * readOperatorRequest({ reason: 'x'.repeat(2_000_000) }).ok;      // false: "reason is longer than 1000 characters"
+ */
+export function readOperatorRequest(raw: unknown): OperatorRequestReading {
+  if (isUndecodablePayload(raw)) {
+    const { encoding, bytes } = raw[UNDECODABLE_PAYLOAD];
+    return {
+      ok: false,
+      problem: `the payload could not be decoded (encoding ${encoding})`,
+      payload: `undecodable, ${bytes} bytes`,
+    };
+  }
+  if (raw === undefined || raw === null) return { ok: true, request: { actor: UNKNOWN_ACTOR, reason: null } };
+  const parsed = requestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problem = parsed.error.issues
+      .slice(0, 3)
+      .map((issue) =>
+        issue.code === 'unrecognized_keys' ? 'only "actor" and "reason" are accepted' : issue.message,
+      )
+      .join('; ');
+    return { ok: false, problem, payload: describePayload(raw) };
+  }
+  const { actor, reason } = parsed.data;
+  return {
+    ok: true,
+    request: { actor: actor ? actor : UNKNOWN_ACTOR, reason: reason ? reason : null },
+  };
+}
+
+/** Type and size of a refused payload: what the status and audit log say about it instead of its content. */
+export function describePayload(raw: unknown): string {
+  const type = Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw;
+  let size: string;
+  try {
+    size = `${JSON.stringify(raw)?.length ?? 0} characters of JSON`;
+  } catch {
+    // Nesting too deep to serialize again; the type is still worth saying.
+    size = 'size unknown';
+  }
+  return `${type}, ${size}`;
+}
