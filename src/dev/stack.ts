@@ -93,17 +93,26 @@ export async function stackUp(env: Env, options: StackOptions = {}): Promise<{ s
 
 /**
  * Stops components this project started (all that have a live pid file, or only `which`). A server the
- * stack manager did not start has no pid file and is never touched.
+ * stack manager did not start has no pid file and is never touched; a pid file whose pid now belongs to
+ * another process (the recorded start time or command line differs) is removed without signalling anyone.
  */
 export async function stackDown(
   which?: StackComponent[],
   options: StackOptions = {},
 ): Promise<StackComponent[]> {
+  const log = options.log ?? ((line: string) => console.error(`[stack] ${line}`));
   const paths = dirs(options.root ?? projectRoot);
   const processes = new ManagedProcesses(paths.stateDir);
   const stopped: StackComponent[] = [];
   for (const name of which ?? (['temporal', 'unleash'] as const)) {
-    if (await processes.stop(name)) stopped.push(name);
+    const outcome = await processes.stop(name);
+    if (outcome.status === 'stopped') stopped.push(name);
+    if (outcome.status === 'not-ours') {
+      log(
+        `not stopping ${name}: pid ${outcome.pid} is not the process this project started (${outcome.reason}); ` +
+          `removed the stale pid file`,
+      );
+    }
   }
   return stopped;
 }
