@@ -58,11 +58,18 @@ export interface SetConfigResult {
   id: number;
   key: string;
   created: boolean;
+  /**
+   * False when the row already held exactly this value and type: nothing was written, so `updated_at` (which
+   * decides which duplicate a dedupe keeps) is untouched and no invalidation is sent. A secret is always
+   * written (fresh ciphertext each time).
+   */
+  changed: boolean;
 }
 
 /**
  * Writes one value: updates the row readers see for (normalized key, user) when one exists, else inserts a
- * row under the normalized key. Secrets (by `valueType` or by name, any spelling) are encrypted with the
+ * row under the normalized key. A write that changes nothing (same stored value and type) leaves the row as
+ * it is: its `updated_at` keeps deciding which duplicate survives a dedupe, and readers hear of no change. Secrets (by `valueType` or by name, any spelling) are encrypted with the
  * given secret box and stored as `value_type = 'secret'`. The reader's trigger notification fires on commit.
  *
  * Works without the unique constraint the key migration adds (no ON CONFLICT): a transaction-scoped advisory
@@ -118,7 +125,7 @@ async function writeRow(
     await sql`select pg_advisory_xact_lock(hashtextextended(${lockName}, 0))`.execute(trx);
     const current = await trx
       .selectFrom('runtime_config')
-      .select('id')
+      .select(['id', 'value', 'value_type'])
       .where(sql<string>`to_snake_case(key)`, '=', key)
       .where('user_id', row.userId === null ? 'is' : '=', row.userId)
       .orderBy('updated_at', 'desc')
@@ -127,13 +134,16 @@ async function writeRow(
       .forUpdate()
       .executeTakeFirst();
     // clock_timestamp, not now(): a writer that waited on the lock must still come out as the newest row.
+    if (current && current.value === stored && current.value_type === valueType) {
+      return { id: current.id, key, created: false, changed: false };
+    }
     if (current) {
       await trx
         .updateTable('runtime_config')
         .set({ value: stored, value_type: valueType, updated_at: sql<Date>`clock_timestamp()` })
         .where('id', '=', current.id)
         .execute();
-      return { id: current.id, key, created: false };
+      return { id: current.id, key, created: false, changed: true };
     }
     const inserted = await trx
       .insertInto('runtime_config')
@@ -147,6 +157,6 @@ async function writeRow(
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    return { id: inserted.id, key, created: true };
+    return { id: inserted.id, key, created: true, changed: true };
   });
 }

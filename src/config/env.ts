@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { serviceApiTokensSchema } from './service-api-tokens';
 
 const postgresUrl = z
   .string()
@@ -90,8 +91,12 @@ export const envSchema = z.object({
   CONFIG_CACHE_TTL_MS: withDefault(z.coerce.number().int().min(100).max(86_400_000), 30_000),
   /** Fraction (0–1) of unified-path requests the service fails with HTTP 500, to show that the gates catch it. */
   SERVICE_FAULT_RATE: withDefault(z.coerce.number().min(0).max(1), 0),
-  /** Bearer token for the service's admin routes (`POST /admin/fault`); unset disables them. */
-  SERVICE_ADMIN_TOKEN: optional(z.string().min(16, 'must be at least 16 characters')),
+  /**
+   * The config service's callers: `<name>:<scope>[+<scope>...]:<token>` entries separated by commas, scopes
+   * `read`, `users`, `write:user`, `write:global`, `admin` (src/config/service-api-tokens.ts). Required by the
+   * config service, which refuses to start without it.
+   */
+  SERVICE_API_TOKENS: optional(serviceApiTokensSchema),
 });
 
 export type Env = z.infer<typeof envSchema>;

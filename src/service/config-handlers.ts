@@ -1,9 +1,12 @@
 import type { ConfigPath } from '../flags/flag-decision';
+import type { Caller } from './caller-auth';
 
 /** What a handler knows about the request beyond its own arguments. */
 export interface RequestContext {
-  /** From `x-user-id`; undefined for an anonymous request (global values only). */
+  /** From `x-user-id` (only callers with the `users` scope may send it); undefined means global values only. */
   userId: string | undefined;
+  /** The authenticated caller; handlers check the scope a write needs once its body says which. */
+  caller: Caller;
 }
 
 export interface HandlerResult {

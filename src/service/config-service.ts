@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -10,18 +9,21 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Database } from '../../db/schema';
+import type { ApiScope, ServiceApiToken } from '../config/service-api-tokens';
 import type { UnifiedConfigFlag } from '../flags/unified-config-flag';
 import type { Invalidation } from '../reader/invalidation-transport';
 import type { RuntimeConfigReader } from '../reader/runtime-config-reader';
 import { ConfigValueError } from '../reader/typed-value';
 import { SecretDecryptionError, type SecretBox } from '../secrets/secret-box';
 import { warmUpCache, type WarmUpOptions } from './cache-warm-up';
+import { createCallerAuthenticator, requireAnyScope, requireScope, type Caller } from './caller-auth';
 import type { ConfigHandlers, HandlerResult, RequestContext } from './config-handlers';
 import type { ConfigStoreDeps } from './config-store';
 import { checkFaultRate, createFaultInjector, type FaultInjector } from './fault-injector';
+import { assertJsonDepth } from './json-body-parser';
 import { createLegacyHandlers } from './legacy-handlers';
 import { checkReadiness, type ReadinessReport } from './readiness';
-import { createRequestKeys } from './request-key';
+import { createRequestKeys, MAX_KEY_LENGTH } from './request-key';
 import { ServiceError } from './service-error';
 import { createServiceMetrics, type ServedPath } from './service-metrics';
 import { createUnifiedHandlers } from './unified-handlers';
@@ -34,8 +36,16 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the config routes once the flag decided; `none` elsewhere. A metric label, never a user. */
     configPath: ServedPath;
+    /** Set once the bearer token is verified; null on the open routes. */
+    caller: Caller | null;
   }
 }
+
+/**
+ * Longest URL path segment the router matches. Above the longest key (percent-encoding may triple it), so a key
+ * of up to MAX_KEY_LENGTH characters reaches the handler; a longer segment is a 400 that does not quote it.
+ */
+const MAX_PATH_SEGMENT_LENGTH = MAX_KEY_LENGTH * 3;
 
 export interface ConfigServiceDeps {
   db: Kysely<Database>;
@@ -54,8 +64,11 @@ export interface ConfigServiceOptions {
   faultRate?: number;
   /** Randomness of the fault switch; injectable for deterministic tests. */
   random?: () => number;
-  /** Bearer token of the admin routes (`SERVICE_ADMIN_TOKEN`); without one they are not registered. */
-  adminToken?: string;
+  /**
+   * The callers (SERVICE_API_TOKENS), at least one: every route but `/healthz`, `/readyz` and `/metrics` needs
+   * a bearer token among them, with the scope the route needs.
+   */
+  apiTokens: readonly ServiceApiToken[];
   /** Log one line per request (fastify's request logging); default false, it costs throughput. */
   logRequests?: boolean;
   /** Bound on each statement a request runs; default 5,000 ms. */
@@ -93,9 +106,19 @@ export interface ConfigService {
   close(): Promise<void>;
 }
 
+/** Fastify's errors whose messages quote the URL: answered with a fixed text instead. */
+const URL_ERRORS: Readonly<Record<string, string>> = {
+  FST_ERR_MAX_PARAM_LENGTH: `a URL path segment is longer than ${MAX_PATH_SEGMENT_LENGTH} characters (config keys: at most ${MAX_KEY_LENGTH})`,
+  FST_ERR_BAD_URL: 'the URL is not valid (malformed percent-encoding)',
+};
+
 /** A failure as the client sees it. Only messages written to be safe are passed on (no value is ever quoted). */
 function describeFailure(error: unknown, requestId: string): { statusCode: number; message: string } {
   if (error instanceof ServiceError) return { statusCode: error.statusCode, message: error.message };
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && Object.hasOwn(URL_ERRORS, code)) {
+    return { statusCode: 400, message: URL_ERRORS[code] as string };
+  }
   // The reader's and the secret box's messages name the key and scope, never a value.
   if (error instanceof ConfigValueError || error instanceof SecretDecryptionError) {
     return { statusCode: 500, message: error.message };
@@ -114,34 +137,27 @@ function describeFailure(error: unknown, requestId: string): { statusCode: numbe
   return { statusCode: 500, message: `internal error (request ${requestId}; see the service log)` };
 }
 
-function bearerTokenMatches(header: string | undefined, expected: Buffer): boolean {
-  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '', 'utf8');
-  // timingSafeEqual needs equal lengths; comparing with itself keeps the time independent of the mismatch.
-  return given.length === expected.length
-    ? timingSafeEqual(given, expected)
-    : !timingSafeEqual(expected, expected);
-}
-
 /**
- * The config service (SPEC §6): one set of URLs, two implementations. Per request the user comes from
- * `x-user-id`, the flag decides, and the unified or the legacy handlers answer, saying which in the
- * `x-config-path` header, so a client never changes URL when its user joins or leaves the cohort.
+ * The config service (SPEC §6): one set of URLs, two implementations. Per request the caller is
+ * authenticated by its bearer token, the user comes from `x-user-id` (callers with the `users` scope only),
+ * the flag decides, and the unified or the legacy handlers answer, saying which in the `x-config-path`
+ * header, so a client never changes URL when its user joins or leaves the cohort.
  *
- * Routes: `GET|PUT /api/config/:key`, `GET /api/models`, `GET /api/generation-defaults`, `GET /metrics`,
- * `GET /healthz`, `GET /readyz`, and with an admin token `GET|POST /admin/fault`.
+ * Routes and the scope each needs: `GET /api/config/:key`, `GET /api/models`, `GET /api/generation-defaults`
+ * (`read`); `PUT /api/config/:key` (`write:user` or `write:global`, by the write's scope); `GET|POST
+ * /admin/fault` (`admin`); open: `GET /metrics`, `GET /healthz`, `GET /readyz`. No token or an unknown one:
+ * 401 with `WWW-Authenticate: Bearer`; a missing scope: 403.
  *
  * @example
- * const service = createConfigService({ db, reader, flag, secretBox, registry, logger }, { faultRate: 0 });
+ * const service = createConfigService({ db, reader, flag, secretBox, registry, logger }, { apiTokens: env.SERVICE_API_TOKENS ?? [] });
  * const url = await service.listen({ host: '127.0.0.1', port: 8080 });
  * // ... on SIGTERM:
  * await service.close();
  * await reader.close(); flag.close(); await db.destroy();
  */
-export function createConfigService(
-  deps: ConfigServiceDeps,
-  options: ConfigServiceOptions = {},
-): ConfigService {
+export function createConfigService(deps: ConfigServiceDeps, options: ConfigServiceOptions): ConfigService {
   const { logger, registry } = deps;
+  const authenticator = createCallerAuthenticator(options.apiTokens);
   const faults = createFaultInjector(options.faultRate ?? 0, options.random);
   const metrics = createServiceMetrics(registry, () => faults.rate());
   const store: ConfigStoreDeps = {
@@ -169,9 +185,37 @@ export function createConfigService(
     bodyLimit: options.bodyLimitBytes ?? 64 * 1024,
     // Requests arriving on a kept-alive connection while closing get 503 + `Connection: close`.
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PATH_SEGMENT_LENGTH },
+    // The router's own refusals (a path segment too long, bad percent-encoding) quote the URL; they go through
+    // the same error path as everything else instead.
+    frameworkErrors: (error, request, reply) => sendFailure(error, request, reply),
   });
   app.decorateRequest('configPath', 'none');
+  app.decorateRequest('caller', null);
+
+  // Fastify's JSON parser (prototype-poisoning checks included), after a depth check: a deeply nested body
+  // would overflow the stack of the recursive validation after it.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    try {
+      assertJsonDepth(text);
+    } catch (error) {
+      done(error as Error, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+
+  /** Route-level hook: the caller must present a valid token with one of `scopes`. */
+  const requireCaller =
+    (...scopes: ApiScope[]) =>
+    async (request: FastifyRequest): Promise<void> => {
+      const caller = authenticator.authenticate(request.raw.headersDistinct.authorization);
+      request.caller = caller;
+      requireAnyScope(caller, scopes);
+    };
 
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestFinished(
@@ -190,18 +234,25 @@ export function createConfigService(
     return payload;
   });
 
-  app.setErrorHandler((error, request, reply) => {
+  function sendFailure(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
     const { statusCode, message } = describeFailure(error, request.id);
+    const caller = request.caller?.name;
     if (statusCode >= 500) {
       // The original message goes to the log only: internal messages are written not to carry values, but
       // they may name internals a client has no business seeing.
       const cause = error instanceof Error ? error.message : String(error);
-      request.log.error({ statusCode, error: cause, configPath: request.configPath }, 'request failed');
+      request.log.error(
+        { statusCode, error: cause, configPath: request.configPath, caller },
+        'request failed',
+      );
     } else {
-      request.log.info({ statusCode, error: message }, 'request rejected');
+      // The message the client got, which never quotes a value, rather than anything from the request.
+      request.log.info({ statusCode, error: message, caller }, 'request rejected');
     }
+    if (error instanceof ServiceError) void reply.headers(error.headers);
     void reply.code(statusCode).send({ error: message });
-  });
+  }
+  app.setErrorHandler((error, request, reply) => sendFailure(error, request, reply));
 
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` });
@@ -216,7 +267,10 @@ export function createConfigService(
     ) => Promise<HandlerResult>,
   ) {
     return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-      const userId = parseUserId(request.headers[USER_ID_HEADER]);
+      const caller = request.caller as Caller;
+      const userId = parseUserId(request.raw.headersDistinct[USER_ID_HEADER]);
+      // Naming a user reads (or writes) that user's values: only a caller trusted to act for users may.
+      if (userId !== undefined) requireScope(caller, 'users', `to send ${USER_ID_HEADER}`);
       const decision = deps.flag.decide(userId);
       request.configPath = decision.path;
       void reply.header(CONFIG_PATH_HEADER, decision.path);
@@ -227,7 +281,11 @@ export function createConfigService(
           `injected fault (the fault switch fails ${faults.rate()} of unified requests)`,
         );
       }
-      const result = await operation(decision.path === 'unified' ? unified : legacy, { userId }, request);
+      const result = await operation(
+        decision.path === 'unified' ? unified : legacy,
+        { userId, caller },
+        request,
+      );
       void reply.code(result.statusCode);
       return result.body;
     };
@@ -235,20 +293,29 @@ export function createConfigService(
 
   const keyOf = (request: FastifyRequest): string => (request.params as { key: string }).key;
 
+  // Each route carries its own authentication hook (not matched by URL prefix), so no spelling of a URL can
+  // reach a handler around it. Hooks run before the body is read: an unauthenticated body is never parsed.
+  const reading = { onRequest: requireCaller('read') };
+  // Which write scope is checked once the body says whether the value is the user's or the global one.
+  const writing = { onRequest: requireCaller('write:user', 'write:global') };
   app.get(
     '/api/config/:key',
+    reading,
     dispatch((handlers, context, request) => handlers.getConfig(context, keyOf(request))),
   );
   app.put(
     '/api/config/:key',
+    writing,
     dispatch((handlers, context, request) => handlers.putConfig(context, keyOf(request), request.body)),
   );
   app.get(
     '/api/models',
+    reading,
     dispatch((handlers, context, request) => handlers.listModels(context, request.query)),
   );
   app.get(
     '/api/generation-defaults',
+    reading,
     dispatch((handlers, context) => handlers.generationDefaults(context)),
   );
 
@@ -263,28 +330,22 @@ export function createConfigService(
     return registry.metrics();
   });
 
-  if (options.adminToken !== undefined) {
-    const expected = Buffer.from(options.adminToken, 'utf8');
-    // Attached to each admin route itself (not matched by URL prefix), so no spelling of a URL can reach an
-    // admin handler around it.
-    const requireAdmin = async (request: FastifyRequest): Promise<void> => {
-      if (!bearerTokenMatches(request.headers.authorization, expected)) {
-        throw new ServiceError(401, 'admin routes need "Authorization: Bearer <SERVICE_ADMIN_TOKEN>"');
-      }
-    };
-    app.get('/admin/fault', { onRequest: requireAdmin }, async () => ({ rate: faults.rate() }));
-    app.post('/admin/fault', { onRequest: requireAdmin }, async (request) => {
-      const body = request.body as { rate?: unknown } | null | undefined;
-      const rate = typeof body === 'object' && body !== null ? body.rate : undefined;
-      try {
-        faults.setRate(checkFaultRate(rate as number));
-      } catch (error) {
-        throw new ServiceError(400, `body must be {"rate": <0 to 1>}: ${(error as Error).message}`);
-      }
-      logger.warn({ rate: faults.rate() }, 'fault switch changed through the admin route');
-      return { rate: faults.rate() };
-    });
-  }
+  const administering = { onRequest: requireCaller('admin') };
+  app.get('/admin/fault', administering, async () => ({ rate: faults.rate() }));
+  app.post('/admin/fault', administering, async (request) => {
+    const body = request.body as { rate?: unknown } | null | undefined;
+    const rate = typeof body === 'object' && body !== null ? body.rate : undefined;
+    try {
+      faults.setRate(checkFaultRate(rate as number));
+    } catch (error) {
+      throw new ServiceError(400, `body must be {"rate": <0 to 1>}: ${(error as Error).message}`);
+    }
+    logger.warn(
+      { rate: faults.rate(), caller: request.caller?.name },
+      'fault switch changed through the admin route',
+    );
+    return { rate: faults.rate() };
+  });
 
   /**
    * Startup after `listen`: `/healthz` answers at once, `/readyz` once this is done. No seeding here on

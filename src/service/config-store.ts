@@ -101,7 +101,7 @@ export interface WriteOutcome extends SetConfigResult {
 /**
  * Upserts one value under its normalized key with `setConfig` (secrets encrypted there), after checking that
  * the value fits its type so a bad write is a 400 rather than a failed statement. Returns once the write is
- * committed and this process's cache has dropped the old value.
+ * committed and this process's cache has dropped the old value; at once when it changed nothing.
  */
 export async function writeConfig(
   deps: ConfigStoreDeps,
@@ -133,8 +133,11 @@ export async function writeConfig(
       { key, userId: target, value: write.value, valueType: secret ? 'secret' : write.valueType },
       { secretBox: deps.secretBox, timeoutMs: deps.queryTimeoutMs },
     );
-    await deps.publishInvalidation?.({ key, userId: target });
-    await waiting?.heard;
+    // A write that changed nothing sends no notification (the trigger skips it): nothing to wait for.
+    if (result.changed) {
+      await deps.publishInvalidation?.({ key, userId: target });
+      await waiting?.heard;
+    }
     return {
       ...result,
       shown: secret ? SECRET_MASK : write.value,

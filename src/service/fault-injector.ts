@@ -7,10 +7,10 @@ export interface FaultInjector {
   shouldFail(): boolean;
 }
 
-/** Validates a fault rate; the message names the accepted range. */
+/** Validates a fault rate; the message names the accepted range (and, like every refusal, not the value). */
 export function checkFaultRate(rate: number): number {
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1) {
-    throw new RangeError(`fault rate must be a number from 0 to 1, got ${String(rate)}`);
+    throw new RangeError('fault rate must be a number from 0 to 1');
   }
   return rate;
 }

@@ -1,15 +1,19 @@
 import { toCamelCase } from '../naming/to-snake-case';
 import { KNOWN_GENERATION_FIELDS } from '../schemas/generation-params';
+import { requireWriteScope } from './caller-auth';
 import type { ConfigHandlers } from './config-handlers';
 import { listModels, readConfig, writeConfig, type ConfigStoreDeps } from './config-store';
 import { parseConfigWriteBody } from './config-write-body';
+import { llmFieldProblems } from './llm-field-rules';
 import { ServiceError } from './service-error';
 import type { ServiceMetrics } from './service-metrics';
 
 /**
  * The legacy configuration path, as clients knew it before the rollout: the key is echoed exactly as the
- * client spelt it (`maxTokens` stays `maxTokens`), writes are not validated beyond their value type, models
- * come as a bare list without catalogue metadata, and generation defaults as a flat object without checks.
+ * client spelt it (`maxTokens` stays `maxTokens`), models come as a bare list without catalogue metadata, and
+ * generation defaults as a flat object without checks. Writes of LLM parameters are checked exactly as on the
+ * unified path: both paths share the table, so a value stored here is read by unified users too, and nothing
+ * they would refuse (a temperature of 7, or "hot") may be stored.
  *
  * It reads and writes through the same normalized lookup as the unified path: legacy clients keep working
  * before, during and after the key migration (their `maxTokens` finds the row now named `max_tokens`), and a
@@ -30,11 +34,14 @@ export function createLegacyHandlers(store: ConfigStoreDeps, metrics: ServiceMet
       return { statusCode: 200, body: { key: rawKey, value: found.value, valueType: found.valueType } };
     },
 
-    async putConfig({ userId }, rawKey, body) {
+    async putConfig({ userId, caller }, rawKey, body) {
       const key = store.keys.parse(rawKey);
       const write = parseConfigWriteBody(body, userId);
+      requireWriteScope(caller, write.scope);
+      const problems = llmFieldProblems(key.normalized, write.value, write.valueType);
+      if (problems.length > 0) throw new ServiceError(400, `invalid value: ${problems.join('; ')}`);
       const outcome = await writeConfig(store, key, userId, write);
-      metrics.configChanged('legacy', outcome.storedType);
+      if (outcome.changed) metrics.configChanged('legacy', outcome.storedType);
       return { statusCode: 200, body: { key: rawKey, value: outcome.shown, valueType: outcome.storedType } };
     },
 

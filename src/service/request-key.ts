@@ -2,7 +2,8 @@ import { toCamelCase, toSnakeCase } from '../naming/to-snake-case';
 import { isSecretKey } from '../secrets/secret-keys';
 import { ServiceError } from './service-error';
 
-const MAX_KEY_LENGTH = 256;
+/** Longest config key (characters, as decoded from the URL). */
+export const MAX_KEY_LENGTH = 256;
 // eslint-disable-next-line no-control-regex -- rejecting control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 

@@ -4,11 +4,14 @@
  *
  * @example
  * throw new ServiceError(400, 'config key "" has no name once normalized');
+ * throw new ServiceError(401, 'authentication required', { 'www-authenticate': 'Bearer realm="config-service"' });
  */
 export class ServiceError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** Response headers that belong to this answer (`WWW-Authenticate` on a 401). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = 'ServiceError';

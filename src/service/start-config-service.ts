@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createDatabase } from '../../db/create-database';
 import type { Env } from '../config/env';
+import { SERVICE_API_TOKENS_FORMAT } from '../config/service-api-tokens';
 import { createUnifiedConfigFlag, type UnifiedConfigFlagOptions } from '../flags/unified-config-flag';
 import type { Invalidation, InvalidationTransport } from '../reader/invalidation-transport';
 import { createPostgresNotifyTransport } from '../reader/postgres-notify-transport';
@@ -21,7 +22,7 @@ export interface StartConfigServiceOptions {
   /** Also export Node's process metrics (event loop lag, heap, GC); default false. */
   processMetrics?: boolean;
   /** Overrides of what the environment sets. */
-  service?: Omit<ConfigServiceOptions, 'faultRate' | 'adminToken'>;
+  service?: Omit<ConfigServiceOptions, 'faultRate' | 'apiTokens'>;
   flag?: Partial<Pick<UnifiedConfigFlagOptions, 'appName' | 'sendUsageMetrics' | 'timeoutMs'>>;
 }
 
@@ -42,7 +43,7 @@ export function parseAddress(address: string): { host: string; port: number } {
 /**
  * Builds the config service and everything it depends on from the environment, and starts it: the entry
  * point's (src/service/main.ts) work, shared with tests and the benchmark that run the real thing. A missing
- * or malformed encryption key fails here, before anything listens.
+ * or malformed encryption key, or no SERVICE_API_TOKENS, fails here, before anything listens.
  *
  * @example
  * const running = await startConfigService(readEnv(), { logger: createLogger('config-service') });
@@ -53,6 +54,13 @@ export async function startConfigService(
   options: StartConfigServiceOptions,
 ): Promise<RunningConfigService> {
   const { logger } = options;
+  if (!env.SERVICE_API_TOKENS || env.SERVICE_API_TOKENS.length === 0) {
+    throw new Error(
+      `SERVICE_API_TOKENS is not set: the config service serves no one without callers' tokens. ` +
+        `Format: ${SERVICE_API_TOKENS_FORMAT} (see .env.example)`,
+    );
+  }
+  const apiTokens = env.SERVICE_API_TOKENS;
   const secretBox = secretBoxFromEnv(env);
   const registry = options.registry ?? new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
@@ -118,7 +126,7 @@ export async function startConfigService(
   });
   const service = createConfigService(
     { db, reader, flag, secretBox, registry, logger, publishInvalidation: publish },
-    { ...options.service, faultRate: env.SERVICE_FAULT_RATE, adminToken: env.SERVICE_ADMIN_TOKEN },
+    { ...options.service, faultRate: env.SERVICE_FAULT_RATE, apiTokens },
   );
 
   let stopping: Promise<void> | undefined;

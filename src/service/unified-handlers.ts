@@ -8,6 +8,7 @@ import {
   safeParseEitherCase,
   toCamelCaseJson,
 } from '../schemas/generation-params';
+import { requireWriteScope } from './caller-auth';
 import type { ConfigHandlers } from './config-handlers';
 import { listModels, readConfig, writeConfig, type ConfigStoreDeps } from './config-store';
 import { parseConfigWriteBody } from './config-write-body';
@@ -44,13 +45,14 @@ export function createUnifiedHandlers(store: ConfigStoreDeps, metrics: ServiceMe
       return { statusCode: 200, body: { key: key.camel, value: found.value, valueType: found.valueType } };
     },
 
-    async putConfig({ userId }, rawKey, body) {
+    async putConfig({ userId, caller }, rawKey, body) {
       const key = store.keys.parse(rawKey);
       const write = parseConfigWriteBody(body, userId);
+      requireWriteScope(caller, write.scope);
       const problems = llmFieldProblems(key.normalized, write.value, write.valueType);
       if (problems.length > 0) throw new ServiceError(400, `invalid value: ${problems.join('; ')}`);
       const outcome = await writeConfig(store, key, userId, write);
-      metrics.configChanged('unified', outcome.storedType);
+      if (outcome.changed) metrics.configChanged('unified', outcome.storedType);
       return {
         statusCode: outcome.created ? 201 : 200,
         body: {
@@ -59,6 +61,7 @@ export function createUnifiedHandlers(store: ConfigStoreDeps, metrics: ServiceMe
           valueType: outcome.storedType,
           scope: write.scope,
           created: outcome.created,
+          changed: outcome.changed,
         },
       };
     },

@@ -11,19 +11,24 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 /**
  * The user id from the `x-user-id` header, or `undefined` when the header is absent (then the global values
  * are served and the flag sees no user, which `flexibleRollout` with `userId` stickiness leaves disabled).
- * A repeated or malformed header is a 400, not a guess.
+ * Pass Node's `headersDistinct` entry: `headers` joins a repeated header into one `a, b` string, which would
+ * pass for a user id. A repeated or malformed header is a 400, not a guess, and its text is not quoted.
  *
  * @example
- * parseUserId(request.headers['x-user-id']); // 'user-42'
+ * parseUserId(request.raw.headersDistinct['x-user-id']); // 'user-42'
  */
-export function parseUserId(header: string | string[] | undefined): string | undefined {
+export function parseUserId(header: string | readonly string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
-  if (Array.isArray(header)) throw new ServiceError(400, `${USER_ID_HEADER} must be given once`);
-  if (header.length === 0 || header.length > MAX_USER_ID_LENGTH || CONTROL_CHARACTERS.test(header)) {
+  if (typeof header !== 'string' && header.length > 1) {
+    throw new ServiceError(400, `${USER_ID_HEADER} must be given once`);
+  }
+  const value = typeof header === 'string' ? header : header[0];
+  if (value === undefined) return undefined;
+  if (value.length === 0 || value.length > MAX_USER_ID_LENGTH || CONTROL_CHARACTERS.test(value)) {
     throw new ServiceError(
       400,
       `${USER_ID_HEADER} must be 1 to ${MAX_USER_ID_LENGTH} characters without control characters`,
     );
   }
-  return header;
+  return value;
 }

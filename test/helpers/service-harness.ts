@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -21,6 +22,7 @@ import {
   type ConfigServiceDeps,
   type ConfigServiceOptions,
 } from '../../src/service/config-service';
+import { TEST_TOKENS, testApiTokens } from './service-tokens';
 
 /** Every line a service logged, as written (JSON text), for assertions and leak scans. */
 export interface LogCapture {
@@ -52,7 +54,8 @@ export interface HarnessOptions {
   transport?: 'postgres' | 'redis' | 'none';
   /** Default one hour: in tests a value changes by push invalidation, never by expiry. */
   ttlMs?: number;
-  service?: ConfigServiceOptions;
+  /** Default `apiTokens`: every token of TEST_TOKENS (service-tokens.ts). */
+  service?: Omit<ConfigServiceOptions, 'apiTokens'> & Partial<Pick<ConfigServiceOptions, 'apiTokens'>>;
   /** Wait for the flag's state before returning; default true when no override is given. */
   waitForFlag?: boolean;
 }
@@ -136,7 +139,7 @@ export async function startServiceHarness(options: HarnessOptions): Promise<Serv
     logger,
     publishInvalidation: publish,
   };
-  const service = createConfigService(deps, options.service);
+  const service = createConfigService(deps, { apiTokens: testApiTokens(), ...options.service });
   const url = await service.listen({ host: '127.0.0.1', port: 0 });
   await service.whenStarted();
   if (options.waitForFlag ?? options.override === undefined) {
@@ -170,19 +173,34 @@ export interface CallResult {
   json: unknown;
 }
 
+export interface CallOptions {
+  userId?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  /** Bearer token to send; default the all-scopes test token, `null` sends no `Authorization` header. */
+  token?: string | null;
+}
+
 /**
- * One HTTP call with an optional user; the body text is kept (leak scans read it) and parsed when JSON.
+ * One HTTP call with an optional user, authenticated by a test token; the body text is kept (leak scans read
+ * it) and parsed when JSON.
  *
  * @example
  * const { status, json } = await call(harness.url, 'GET', '/api/config/maxTokens', { userId: 'u1' });
+ * await call(harness.url, 'GET', '/api/models', { token: TEST_TOKENS.read.token });
  */
 export async function call(
   baseUrl: string,
   method: string,
   pathname: string,
-  options: { userId?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: CallOptions = {},
 ): Promise<CallResult> {
-  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? TEST_TOKENS.all.token : options.token;
+  const headers: Record<string, string> = {
+    ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+    ...options.headers,
+  };
   if (options.userId !== undefined) headers['x-user-id'] = options.userId;
   let body: string | undefined;
   if (options.rawBody !== undefined || options.body !== undefined) {
@@ -203,4 +221,48 @@ export async function call(
     json = undefined;
   }
   return { status: response.status, headers: response.headers, text, json };
+}
+
+/**
+ * One HTTP call with headers given exactly as sent (a flat `[name, value, name, value, …]` list, repeats
+ * kept): `fetch` folds a repeated header into one, and the service must see the repeat to refuse it.
+ *
+ * @example
+ * await rawCall(url, 'GET', '/api/config/k', ['x-user-id', 'alice', 'x-user-id', 'bob']);
+ */
+export function rawCall(
+  baseUrl: string,
+  method: string,
+  pathname: string,
+  rawHeaders: string[],
+  body?: string,
+): Promise<CallResult> {
+  const url = new URL(pathname, baseUrl);
+  // Given as a list, headers replace Node's defaults, Host included (HTTP/1.1 requires it).
+  const headers = ['host', url.host, ...rawHeaders];
+  if (body !== undefined) headers.push('content-type', 'application/json');
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method, headers, timeout: 10_000 }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (typeof value === 'string') headers.set(name, value);
+        }
+        let json: unknown;
+        try {
+          json = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: response.statusCode ?? 0, headers, text, json });
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`${method} ${pathname} timed out after 10 s`)));
+    request.on('error', reject);
+    request.end(body);
+  });
 }

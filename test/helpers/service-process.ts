@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectRoot } from '../../src/config/load-dotenv';
 import { freePort } from './service-unleash';
+import { TEST_SERVICE_API_TOKENS } from './service-tokens';
 
 export interface ServiceProcess {
   pid: number;
@@ -19,7 +20,8 @@ export interface ServiceProcess {
 /**
  * The real entry point (`src/service/main.ts`) as a child process: `node --import tsx`, so signals reach the
  * service itself and not a wrapper. Listens on a free port; resolves once it logs that it listens, or once
- * `/readyz` answers 200 when `waitUntilReady` is set.
+ * `/readyz` answers 200 when `waitUntilReady` is set. Its callers are the test tokens (TEST_TOKENS) unless
+ * `env` sets SERVICE_API_TOKENS.
  *
  * @example
  * const child = await startServiceProcess({ DATABASE_URL: t.url }, { waitUntilReady: true });
@@ -35,7 +37,14 @@ export async function startServiceProcess(
     [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(projectRoot, 'src', 'service', 'main.ts')],
     {
       cwd: projectRoot,
-      env: { ...process.env, LOG_LEVEL: 'info', ...env, CONFIG_SERVICE_ADDRESS: `127.0.0.1:${port}` },
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'info',
+        // The test tokens (service-tokens.ts), so `call` and the helpers' default token work against it.
+        SERVICE_API_TOKENS: TEST_SERVICE_API_TOKENS,
+        ...env,
+        CONFIG_SERVICE_ADDRESS: `127.0.0.1:${port}`,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -8,6 +8,7 @@ import { readEnv, type Env } from '../../src/config/env';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import { startConfigService } from '../../src/service/start-config-service';
 import { call, startServiceHarness, type ServiceHarness } from '../helpers/service-harness';
+import { TEST_TOKENS, testApiTokens } from '../helpers/service-tokens';
 import { archiveFlag, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { evaluateOncePropagated } from '../helpers/unleash-evaluation';
@@ -18,7 +19,7 @@ import { evaluateOncePropagated } from '../helpers/unleash-evaluation';
  */
 
 const USERS = Array.from({ length: 60 }, (_unused, index) => `fault-user-${index}`);
-const ADMIN_TOKEN = `admin-${randomBytes(12).toString('hex')}`;
+const ADMIN_TOKEN = TEST_TOKENS.admin.token;
 const secretBox = createSecretBox({ currentKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
 
 let env: Env;
@@ -44,10 +45,7 @@ function unifiedErrorRatio(exposition: string): { errors: number; total: number 
 
 /** `token: null` sends no Authorization header at all. */
 const admin = (body: unknown, token: string | null = ADMIN_TOKEN) =>
-  call(harness.url, 'POST', '/admin/fault', {
-    body,
-    headers: token === null ? {} : { authorization: `Bearer ${token}` },
-  });
+  call(harness.url, 'POST', '/admin/fault', { body, token });
 
 beforeAll(async () => {
   env = readEnv();
@@ -62,7 +60,7 @@ beforeAll(async () => {
     databaseUrl: t.url,
     secretBox,
     flagName,
-    service: { faultRate: 1, adminToken: ADMIN_TOKEN },
+    service: { faultRate: 1 },
   });
 });
 
@@ -92,20 +90,26 @@ describe('fault switch', () => {
     expect(metrics).toContain('config_service_fault_rate 1');
   });
 
-  it('refuses the admin route without the right bearer token', async () => {
+  it('refuses the admin route without a valid token (401) or without the admin scope (403)', async () => {
     expect((await admin({ rate: 0 }, null)).status).toBe(401);
     expect((await admin({ rate: 0 }, '')).status).toBe(401);
     expect((await admin({ rate: 0 }, 'wrong-token')).status).toBe(401);
     expect((await admin({ rate: 0 }, `${ADMIN_TOKEN}x`)).status).toBe(401);
-    const denied = await admin({ rate: 0 }, 'wrong-token');
-    expect(denied.json).toEqual({ error: 'admin routes need "Authorization: Bearer <SERVICE_ADMIN_TOKEN>"' });
-    expect(
-      (
-        await call(harness.url, 'GET', '/admin/fault', {
-          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-        })
-      ).json,
-    ).toEqual({
+    const denied = await admin({ rate: 0 }, 'wrong-token-0123456789');
+    expect(denied.json).toEqual({ error: 'the bearer token is not one of SERVICE_API_TOKENS' });
+    expect(denied.headers.get('www-authenticate')).toBe(
+      'Bearer realm="config-service", error="invalid_token"',
+    );
+    for (const other of [TEST_TOKENS.read, TEST_TOKENS.writeGlobal, TEST_TOKENS.readUsers]) {
+      const forbidden = await admin({ rate: 0 }, other.token);
+      expect({ token: other.name, status: forbidden.status, json: forbidden.json }).toEqual({
+        token: other.name,
+        status: 403,
+        json: { error: `the token "${other.name}" has none of the scopes this route needs (admin)` },
+      });
+    }
+    // Still failing everything: none of the refused calls changed the rate.
+    expect((await call(harness.url, 'GET', '/admin/fault', { token: ADMIN_TOKEN })).json).toEqual({
       rate: 1,
     });
   });
@@ -151,7 +155,7 @@ describe('fault switch from the environment', () => {
         SERVICE_FAULT_RATE: 1,
         ENABLE_UNIFIED_CONFIG: 'on',
         UNLEASH_BACKUP_DIR: backupDir,
-        SERVICE_ADMIN_TOKEN: undefined,
+        SERVICE_API_TOKENS: testApiTokens(),
       },
       { logger: pino({ level: 'silent' }), address: { host: '127.0.0.1', port: 0 } },
     );
@@ -159,11 +163,26 @@ describe('fault switch from the environment', () => {
       const response = await call(running.url, 'GET', '/api/config/maxTokens', { userId: 'anyone' });
       expect(response.status).toBe(500);
       expect(response.headers.get('x-config-path')).toBe('unified');
-      // Without SERVICE_ADMIN_TOKEN the admin routes do not exist.
-      expect((await call(running.url, 'POST', '/admin/fault', { body: { rate: 0 } })).status).toBe(404);
+      // The admin route needs the admin scope.
+      const body = { rate: 0 };
+      expect((await call(running.url, 'POST', '/admin/fault', { body, token: null })).status).toBe(401);
+      const reader = TEST_TOKENS.readUsers.token;
+      expect((await call(running.url, 'POST', '/admin/fault', { body, token: reader })).status).toBe(403);
+      expect((await call(running.url, 'POST', '/admin/fault', { body, token: ADMIN_TOKEN })).json).toEqual({
+        rate: 0,
+      });
     } finally {
       await running.shutdown();
       rmSync(backupDir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses to start without SERVICE_API_TOKENS, before anything listens', async () => {
+    await expect(
+      startConfigService(
+        { ...env, DATABASE_URL: t.url, ENABLE_UNIFIED_CONFIG: 'on', SERVICE_API_TOKENS: undefined },
+        { logger: pino({ level: 'silent' }), address: { host: '127.0.0.1', port: 0 } },
+      ),
+    ).rejects.toThrow(/^SERVICE_API_TOKENS is not set: .*Format: <name>:<scope>/);
   });
 });

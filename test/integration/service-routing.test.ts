@@ -122,6 +122,7 @@ describe('config service routing and API', () => {
       valueType: 'number',
       scope: 'global',
       created: true,
+      changed: true,
     });
     expectCamelCase(snake);
     const camel = await put(
@@ -148,19 +149,26 @@ describe('config service routing and API', () => {
     expect((await get('/api/config/temperature')).json).toMatchObject({ value: 0.7 });
   });
 
-  it('validates LLM parameters on the unified path; the legacy path keeps its old, unchecked writes', async () => {
+  it('validates LLM parameters on both paths with the same schemas, without quoting the value', async () => {
     const unified = await put('/api/config/temperature', { value: 7, scope: 'global' }, unifiedUser);
     expect(unified.status).toBe(400);
     expect(unified.json).toEqual({ error: 'invalid value: temperature: must be at most 2' });
     const typed = await put('/api/config/maxTokens', { value: '512', valueType: 'string' }, unifiedUser);
-    expect(typed.json).toEqual({ error: 'invalid value: max_tokens: must be a number, got "512"' });
+    expect(typed.json).toEqual({ error: 'invalid value: max_tokens: must be a number, got a string' });
+    // The legacy path shares the table with unified readers: what they would refuse is refused here too.
     const legacy = await put('/api/config/presencePenalty', { value: 9, scope: 'global' }, legacyUser);
-    expect(legacy.status).toBe(200);
-    expect(legacy.json).toEqual({ key: 'presencePenalty', value: 9, valueType: 'number' });
+    expect(legacy.headers.get('x-config-path')).toBe('legacy');
+    expect(legacy.status).toBe(400);
+    expect(legacy.json).toEqual({ error: 'invalid value: presence_penalty: must be at most 2' });
+    const fits = await put('/api/config/presencePenalty', { value: 1.5, scope: 'global' }, legacyUser);
+    expect(fits.status).toBe(200);
+    expect(fits.json).toEqual({ key: 'presencePenalty', value: 1.5, valueType: 'number' });
   });
 
   it('serves generation defaults camelCase: validated field by field on the unified path, raw on the legacy one', async () => {
     await setConfig(t.db, { key: 'stop_sequences', userId: null, value: ['END'], valueType: 'json' });
+    // A value stored before writes were checked on the legacy path (or written around the service).
+    await setConfig(t.db, { key: 'presence_penalty', userId: null, value: 9, valueType: 'number' });
     // The unified user has their own temperature (0.2); the stored presence penalty (9) is out of range.
     const unified = await get('/api/generation-defaults', unifiedUser);
     expect(unified.headers.get('x-config-path')).toBe('unified');

@@ -7,6 +7,7 @@ import { createSecretBox } from '../../src/secrets/secret-box';
 import { eventually } from '../helpers/reader-process';
 import { startServiceHarness } from '../helpers/service-harness';
 import { startServiceProcess } from '../helpers/service-process';
+import { bearer } from '../helpers/service-tokens';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 /**
@@ -55,7 +56,11 @@ function putInFlight(
       new URL(`/api/config/${key}`, baseUrl),
       {
         method: 'PUT',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          ...bearer(),
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (response) => {
         let text = '';

@@ -11,10 +11,14 @@ function parse(overrides: Record<string, string | undefined>) {
 }
 
 describe('config service environment', () => {
-  it('has working development defaults in .env.example, including a dev-only encryption key', () => {
+  it('has working development defaults in .env.example, including a dev-only encryption key and tokens', () => {
     const result = parse({});
     expect(result.success).toBe(true);
     const env = result.data!;
+    expect(env.SERVICE_API_TOKENS?.map((token) => [token.name, [...token.scopes].sort()])).toEqual([
+      ['dev-app', ['read', 'users', 'write:user']],
+      ['dev-ops', ['admin', 'read', 'write:global']],
+    ]);
     expect(parseAddress(env.CONFIG_SERVICE_ADDRESS)).toEqual({ host: '127.0.0.1', port: 8080 });
     const box = secretBoxFromEnv(env);
     expect(box.decrypt(box.encrypt('round trip'))).toBe('round trip');
@@ -42,7 +46,7 @@ describe('config service environment', () => {
 
   it('treats empty values (compose `${X:-}`) as unset and applies the defaults', () => {
     const result = parse({
-      SERVICE_ADMIN_TOKEN: '',
+      SERVICE_API_TOKENS: '',
       CONFIG_ENCRYPTION_PREVIOUS_KEYS: '',
       SERVICE_FAULT_RATE: '',
       CONFIG_CACHE_TTL_MS: '',
@@ -54,7 +58,7 @@ describe('config service environment', () => {
       CONFIG_CACHE_TTL_MS: 30_000,
       CONFIG_INVALIDATION: 'postgres',
     });
-    expect(result.data?.SERVICE_ADMIN_TOKEN).toBeUndefined();
+    expect(result.data?.SERVICE_API_TOKENS).toBeUndefined();
   });
 
   it.each([
@@ -63,7 +67,8 @@ describe('config service environment', () => {
     ['CONFIG_INVALIDATION', 'kafka'],
     ['REDIS_URL', 'http://127.0.0.1:6379'],
     ['CONFIG_SERVICE_ADDRESS', '8080'],
-    ['SERVICE_ADMIN_TOKEN', 'short'],
+    ['SERVICE_API_TOKENS', 'ops:admin:short'],
+    ['SERVICE_API_TOKENS', 'ops:superuser:0123456789abcdef0123'],
   ])('rejects %s=%p', (name, value) => {
     const result = parse({ [name]: value });
     expect(result.success).toBe(false);

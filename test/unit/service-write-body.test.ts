@@ -123,8 +123,16 @@ describe('x-user-id', () => {
     expect(parseUserId('ana@example.com')).toBe('ana@example.com');
   });
 
-  it.each([[''], ['a\nb'], ['x'.repeat(257)], [['a', 'b']]])('rejects %j with a 400', (header) => {
+  it.each([[''], ['a\nb'], ['x'.repeat(257)], [['a', 'b']], [['']]])('rejects %j with a 400', (header) => {
     expect(rejection(() => parseUserId(header)).status).toBe(400);
+  });
+
+  it('takes a header given once from headersDistinct, and refuses a repeated one without quoting it', () => {
+    expect(parseUserId(['user-42'])).toBe('user-42');
+    expect(rejection(() => parseUserId(['alice', 'bob']))).toEqual({
+      status: 400,
+      message: 'x-user-id must be given once',
+    });
   });
 });
 
@@ -144,6 +152,26 @@ describe('unified-path checks of LLM parameters', () => {
     ]);
     expect(llmFieldProblems('max_tokens', 512, 'string')).toEqual([
       'max_tokens: valueType must be number for this value, got string',
+    ]);
+  });
+
+  it('states the rule without the refused value, whatever the value is', () => {
+    const value = 'sk-this-is-a-misfiled-credential-0123';
+    const problems = [
+      ...llmFieldProblems('temperature', value, 'string'),
+      ...llmFieldProblems('temperature', value, 'secret'),
+      ...llmFieldProblems('reasoning_effort', value, 'string'),
+      ...llmFieldProblems('stop_sequences', [value, 3], 'json'),
+      ...llmFieldProblems('max_tokens', 'hot', 'string'),
+      ...llmFieldProblems('tool_choice', { type: value }, 'json'),
+    ];
+    expect(problems).toEqual([
+      'temperature: must be a number, got a string',
+      'temperature: is an LLM parameter, not a secret; valueType secret is not allowed',
+      'reasoning_effort: must be "minimal", "low", "medium" or "high", got a string',
+      'stop_sequences.1: must be a string, got a number',
+      'max_tokens: must be a number, got a string',
+      'tool_choice: must be "auto", "none", "required" or { type: "function", function: { name } }',
     ]);
   });
 
