@@ -1,3 +1,4 @@
+import { checkDevelopmentSecrets } from '../config/development-secrets';
 import { readEnv } from '../config/env';
 import { loadDotenv } from '../config/load-dotenv';
 import { createLogger } from '../logging/create-logger';
@@ -15,6 +16,11 @@ async function main(): Promise<void> {
   loadDotenv();
   const env = readEnv();
   const logger = createLogger('config-service');
+  checkDevelopmentSecrets(process.env, {
+    nodeEnv: process.env.NODE_ENV,
+    component: 'config service',
+    warn: (fields, message) => logger.warn(fields, message),
+  });
   const running = await startConfigService(env, { logger, processMetrics: true });
 
   let signalled = false;

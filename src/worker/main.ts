@@ -1,5 +1,6 @@
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createDatabase } from '../../db/create-database';
+import { checkDevelopmentSecrets } from '../config/development-secrets';
 import { readEnv } from '../config/env';
 import { loadDotenv } from '../config/load-dotenv';
 import { createLogger } from '../logging/create-logger';
@@ -11,6 +12,11 @@ async function main(): Promise<void> {
   loadDotenv();
   const env = readEnv();
   const logger = createLogger('rollout-worker');
+  checkDevelopmentSecrets(process.env, {
+    nodeEnv: process.env.NODE_ENV,
+    component: 'worker',
+    warn: (fields, message) => logger.warn(fields, message),
+  });
   if (env.WORKER_METRICS_ADDRESS) {
     // Must precede the first connection: the SDK's runtime (and its Prometheus endpoint) is created once.
     Runtime.install({
