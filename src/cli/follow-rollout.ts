@@ -9,7 +9,7 @@ import { watchRollout } from './watch-rollout';
 export async function followRollout(
   connections: RolloutConnections,
   rolloutId: string,
-  options: { json?: boolean; write: (text: string) => void },
+  options: { json?: boolean; write: (text: string) => void; notify?: (text: string) => void },
 ): Promise<void> {
   const view = await watchRollout(connections, rolloutId, options);
   const url = workflowUiUrl(connections.env, rolloutId);

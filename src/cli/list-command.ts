@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ROLLOUT_FLAG, ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../temporal/search-attributes';
 import { withConnections, writer } from './cli-context';
+import { UsageError } from './exit-codes';
 
 export function registerListCommand(program: Command): void {
   program
@@ -13,9 +14,9 @@ export function registerListCommand(program: Command): void {
       const out = writer(command);
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-        throw new Error('--limit must be a whole number from 1 to 1000');
+        throw new UsageError('--limit must be a whole number from 1 to 1000');
       if (options.flag !== undefined && !/^[a-zA-Z0-9._-]{1,100}$/.test(options.flag))
-        throw new Error('--flag is not a valid flag name');
+        throw new UsageError('--flag is not a valid flag name');
       const query = [
         'WorkflowType = "RolloutWorkflow"',
         ...(options.flag ? [`RolloutFlag = "${options.flag}"`] : []),

@@ -3,12 +3,23 @@ import { listAuditEvents } from '../../db/audit-events';
 import type { AuditEventRow } from '../../db/schema';
 import { statusQuery } from '../../workflows/rollout-messages';
 import type { RolloutStatus } from '../../workflows/rollout-status';
+import { UsageError } from './exit-codes';
 import type { RolloutConnections } from './rollout-connections';
+
+/** No workflow has this id (never started, or gone from Temporal): exit 2 like any bad input. */
+export class RolloutNotFoundError extends UsageError {
+  constructor(readonly rolloutId: string) {
+    super(`no rollout with id ${rolloutId}`);
+    this.name = 'RolloutNotFoundError';
+  }
+}
 
 export interface RolloutView {
   rolloutId: string;
   /** Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, … */
   execution: string;
+  /** The task queue its worker must poll. */
+  taskQueue: string;
   /** The workflow's own status, when a worker answered the query or the workflow completed. */
   status: RolloutStatus | null;
   /** Why the workflow's status is missing (no worker polling, for example). */
@@ -18,6 +29,25 @@ export interface RolloutView {
 
 /** A query needs a worker; without one it would hang, so the CLI gives up after this long. */
 const QUERY_TIMEOUT_MS = 5_000;
+/** Describe needs only the Temporal server. */
+const DESCRIBE_TIMEOUT_MS = 10_000;
+
+/** The rollout's execution status and task queue from the Temporal server alone (no worker needed). */
+export async function describeRollout(
+  connections: RolloutConnections,
+  rolloutId: string,
+): Promise<{ execution: string; taskQueue: string }> {
+  try {
+    const description = await connections.client.connection.withDeadline(
+      Date.now() + DESCRIBE_TIMEOUT_MS,
+      () => connections.client.workflow.getHandle(rolloutId).describe(),
+    );
+    return { execution: description.status.name, taskQueue: description.taskQueue };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new RolloutNotFoundError(rolloutId);
+    throw error;
+  }
+}
 
 /**
  * Everything `rollout status` shows: the workflow's own status (query, or result once completed) and the
@@ -25,13 +55,7 @@ const QUERY_TIMEOUT_MS = 5_000;
  */
 export async function readRollout(connections: RolloutConnections, rolloutId: string): Promise<RolloutView> {
   const handle = connections.client.workflow.getHandle(rolloutId);
-  let execution: string;
-  try {
-    execution = (await handle.describe()).status.name;
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new Error(`no rollout with id ${rolloutId}`);
-    throw error;
-  }
+  const { execution, taskQueue } = await describeRollout(connections, rolloutId);
   let status: RolloutStatus | null = null;
   let statusUnavailable: string | null = null;
   try {
@@ -48,5 +72,5 @@ export async function readRollout(connections: RolloutConnections, rolloutId: st
       `(is a worker running? npm run worker): ${error instanceof Error ? error.message : String(error)}`;
   }
   const audit = await listAuditEvents(connections.db, rolloutId);
-  return { rolloutId, execution, status, statusUnavailable, audit };
+  return { rolloutId, execution, taskQueue, status, statusUnavailable, audit };
 }

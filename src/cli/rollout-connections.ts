@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { createDatabase } from '../../db/create-database';
 import type { Database } from '../../db/schema';
 import type { Env } from '../config/env';
+import { ServiceUnreachableError } from './exit-codes';
 
 /** What the CLI talks to; opened lazily per command and always closed. */
 export interface RolloutConnections {
@@ -15,9 +16,7 @@ export interface RolloutConnections {
 export async function openConnections(env: Env): Promise<RolloutConnections> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, connectTimeout: 5_000 }).catch(
     (error: unknown) => {
-      throw new Error(
-        `cannot reach Temporal at ${env.TEMPORAL_ADDRESS} (is the stack up? npm run stack:up): ${String(error)}`,
-      );
+      throw new ServiceUnreachableError('Temporal', env.TEMPORAL_ADDRESS, error);
     },
   );
   const db = createDatabase(env.DATABASE_URL, { applicationName: 'rollout-cli', maxConnections: 2 });

@@ -6,7 +6,8 @@ import { RolloutWorkflow } from '../../workflows/rollout-workflow';
 import { loadPlanFile } from '../plan/load-plan-file';
 import { toPlanInput } from '../plan/rollout-plan';
 import { ROLLOUT_FLAG, ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../temporal/search-attributes';
-import { withConnections, writer } from './cli-context';
+import { errorWriter, withConnections, writer } from './cli-context';
+import { UsageError } from './exit-codes';
 import { newRolloutId } from './new-rollout-id';
 import { workflowUiUrl } from './rollout-connections';
 import { followRollout } from './follow-rollout';
@@ -31,7 +32,7 @@ export function registerStartCommand(program: Command): void {
         const plan = await loadPlanFile(planFile);
         const rolloutId = options.id ?? newRolloutId();
         if (!ROLLOUT_ID.test(rolloutId))
-          throw new Error(`rollout id "${rolloutId}" must match ${ROLLOUT_ID}`);
+          throw new UsageError(`rollout id "${rolloutId}" must match ${ROLLOUT_ID}`);
         const requestedBy = `${os.userInfo().username}@${os.hostname()}`;
         await withConnections(async (connections) => {
           const { env, client } = connections;
@@ -51,7 +52,7 @@ export function registerStartCommand(program: Command): void {
             });
           } catch (error) {
             if (error instanceof WorkflowExecutionAlreadyStartedError)
-              throw new Error(`rollout ${rolloutId} already exists`);
+              throw new UsageError(`rollout ${rolloutId} already exists`, { cause: error });
             throw error;
           }
           const url = workflowUiUrl(env, rolloutId);
@@ -65,7 +66,12 @@ export function registerStartCommand(program: Command): void {
             );
             out(`  stages ${plan.stages.map((s) => `${s.percent}%`).join(' → ')}\n  temporal ${url}\n`);
           }
-          if (options.watch) await followRollout(connections, rolloutId, { json: options.json, write: out });
+          if (options.watch)
+            await followRollout(connections, rolloutId, {
+              json: options.json,
+              write: out,
+              notify: errorWriter(command),
+            });
         });
       },
     );

@@ -1,13 +1,22 @@
 import { SingleBar } from 'cli-progress';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RolloutEvent } from '../../workflows/rollout-status';
-import { readRollout, type RolloutView } from './read-rollout';
+import { isUnreachable } from './exit-codes';
+import { describeRollout, readRollout, RolloutNotFoundError, type RolloutView } from './read-rollout';
 import type { RolloutConnections } from './rollout-connections';
+import { countRecentPollers } from './task-queue-pollers';
+import { WorkerPresence } from './worker-presence';
 
 export interface WatchOptions {
   json?: boolean;
   write: (text: string) => void;
+  /** Notices about the watch itself, such as no worker polling; stderr by default, so JSON output stays events. */
+  notify?: (text: string) => void;
   intervalMs?: number;
+  /** How often the task queue's pollers are looked up (default 5 s). */
+  workerCheckEveryMs?: number;
+  /** How often a missing worker is reported again while it stays missing (default 30 s). */
+  workerRepeatEveryMs?: number;
   /** A progress bar for soaks, on an interactive terminal only; logs get one line per event instead. */
   interactive?: boolean;
 }
@@ -17,14 +26,16 @@ function eventKey(event: RolloutEvent): string {
 }
 
 /**
- * Follows a rollout until its workflow closes: prints each new event once, and a soak progress bar on a
- * terminal. Returns the last view.
+ * Follows a rollout until its workflow closes: prints each new event once, a soak progress bar on a
+ * terminal, and a notice when no worker polls the rollout's task queue (a rollout without a worker does not
+ * move, and would otherwise look merely slow). Returns the last view.
  */
 export async function watchRollout(
   connections: RolloutConnections,
   rolloutId: string,
   options: WatchOptions,
 ): Promise<RolloutView> {
+  const notify = options.notify ?? ((text: string) => process.stderr.write(text));
   const seen = new Set<string>();
   const interactive = options.interactive ?? (process.stderr.isTTY && !options.json);
   let bar: SingleBar | undefined;
@@ -34,8 +45,55 @@ export async function watchRollout(
     bar = undefined;
     barFor = null;
   };
+
+  // Not found here is bad input (exit 2); the task queue is known before the first status query, which
+  // itself waits for a worker.
+  const described = await describeRollout(connections, rolloutId);
+  let running = described.execution === 'RUNNING';
+  const presence = new WorkerPresence(described.taskQueue, { repeatEveryMs: options.workerRepeatEveryMs });
+  let nextWorkerCheck = 0;
+  let workerCheckFailed = false;
+  const checkWorkers = async () => {
+    if (!running || workerCheckFailed || Date.now() < nextWorkerCheck) return;
+    nextWorkerCheck = Date.now() + (options.workerCheckEveryMs ?? 5_000);
+    try {
+      const counts = await countRecentPollers(
+        connections.client,
+        connections.env.TEMPORAL_NAMESPACE,
+        described.taskQueue,
+      );
+      const notice = presence.observe(counts, Date.now());
+      if (notice) {
+        stopBar();
+        notify(`${notice}\n`);
+      }
+    } catch (error) {
+      if (isUnreachable(error)) throw error;
+      // A server that refuses this one call still lets the watch go on; say once that workers go unchecked.
+      workerCheckFailed = true;
+      notify(
+        `note: cannot tell whether a worker polls task queue ${described.taskQueue}: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    }
+  };
+
   for (;;) {
-    const view = await readRollout(connections, rolloutId);
+    await checkWorkers();
+    let view: RolloutView;
+    try {
+      view = await readRollout(connections, rolloutId);
+    } catch (error) {
+      if (error instanceof RolloutNotFoundError) {
+        stopBar();
+        throw new Error(
+          `rollout ${rolloutId} is no longer known to Temporal while being watched (deleted, or a dev server ` +
+            'restarted without its state); its audit log stays in Postgres',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    running = view.execution === 'RUNNING';
     const status = view.status;
     for (const event of status?.events ?? []) {
       const key = eventKey(event);
@@ -66,7 +124,7 @@ export async function watchRollout(
     } else if (!status?.soakEndsAt) {
       stopBar();
     }
-    if (view.execution !== 'RUNNING') {
+    if (!running) {
       stopBar();
       return view;
     }
