@@ -22,7 +22,8 @@ interface Service {
   restart?: string;
   profiles?: string[];
   environment?: Record<string, EnvValue> | string[];
-  ports?: (string | number | { target: number; published?: string | number })[];
+  ports?: (string | number | { target: number; published?: string | number; host_ip?: string })[];
+  expose?: (string | number)[];
   volumes?: (string | { source?: string; target: string })[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
   depends_on?: string[] | Record<string, { condition?: string }>;
@@ -72,6 +73,23 @@ function envValue(serviceName: string, variable: string): string {
   return value;
 }
 
+/** Variables holding credentials, by the end of their name (`CONFIG_ENCRYPTION_KEY_ID` is not one). */
+function isSecretName(name: string): boolean {
+  return /(^|_)(PASSWORD|PWD|SECRET|KEY|KEYS|TOKEN|TOKENS|AUTH)$/.test(name);
+}
+/** Optional secrets: empty means "none" (no retired encryption keys yet). */
+const OPTIONAL_SECRETS = new Set(['CONFIG_ENCRYPTION_PREVIOUS_KEYS']);
+/** Settings whose names look like secrets but are switches. */
+const NOT_SECRETS = new Set(['AUTH_ENABLE_API_TOKEN']);
+const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]']);
+
+function uncommented(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !line.trim().startsWith('#'))
+    .join('\n');
+}
+
 const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g;
 
 /** The value compose uses when none of the variables is set: what a machine without a .env file gets. */
@@ -84,23 +102,44 @@ function withDefaults(value: string): string {
 }
 
 interface PortMapping {
+  /** The host address it is published on, as written (may be `${VAR:-default}`); absent = all interfaces. */
+  host?: string;
   published?: number;
   target: number;
 }
 
+/**
+ * `[host:]published:target` or `target`. The host may be an interpolation (which holds a colon itself) or an
+ * IPv6 address in brackets; a host always holds a non-digit, which tells `8080:8080` from `host:8080`.
+ */
+const SHORT_PORT =
+  /^(?:(?<host>\$\{[^}]*\}|\[[^\]]*\]|[^:[\]]*[^\d:[\]][^:[\]]*):)?(?:(?<published>\d+):)?(?<target>\d+)(?:\/(?:tcp|udp))?$/;
+
 function portsOf(name: string): PortMapping[] {
   return (service(name).ports ?? []).map((port) => {
     if (typeof port === 'object') {
-      return port.published === undefined
-        ? { target: port.target }
-        : { published: Number(port.published), target: port.target };
+      return {
+        ...(port.host_ip === undefined ? {} : { host: port.host_ip }),
+        ...(port.published === undefined ? {} : { published: Number(port.published) }),
+        target: port.target,
+      };
     }
-    const parts = String(port)
-      .replace(/\/(tcp|udp)$/, '')
-      .split(':');
-    const target = Number(parts.at(-1));
-    return parts.length === 1 ? { target } : { published: Number(parts.at(-2)), target };
+    const groups = SHORT_PORT.exec(String(port))?.groups;
+    if (!groups?.target) throw new Error(`${name}: cannot read the port mapping ${String(port)}`);
+    return {
+      ...(groups.host === undefined ? {} : { host: groups.host }),
+      ...(groups.published === undefined ? {} : { published: Number(groups.published) }),
+      target: Number(groups.target),
+    };
   });
+}
+
+/** The ports a service listens on inside its container: published or only exposed to the compose network. */
+function containerPortsOf(name: string): number[] {
+  const exposed = (service(name).expose ?? []).map((port) =>
+    Number(String(port).replace(/\/(tcp|udp)$/, '')),
+  );
+  return [...new Set([...portsOf(name).map((port) => port.target), ...exposed])];
 }
 
 function portOf(url: string): number {
@@ -224,7 +263,7 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(APP_SERVICES)('points %s at the compose services', (name) => {
-    const postgresPort = portsOf('postgres')[0]?.target;
+    const postgresPort = containerPortsOf('postgres')[0];
     const database = new URL(withDefaults(envValue(name, 'DATABASE_URL')));
     const unleashDatabase = new URL(withDefaults(envValue(name, 'UNLEASH_DATABASE_URL')));
     const unleash = new URL(withDefaults(envValue(name, 'UNLEASH_URL')));
@@ -244,18 +283,13 @@ describe('docker-compose.yml', () => {
       host: 'unleash',
       port: Number(envValue('unleash', 'HTTP_PORT')),
     });
-    expect(temporal).toEqual({ host: 'temporal', port: portsOf('temporal')[0]?.target });
+    expect(temporal).toEqual({ host: 'temporal', port: containerPortsOf('temporal')[0] });
   });
 
   it.each(APP_SERVICES)('defaults %s to the development values of .env.example', (name) => {
     // Addresses differ inside the stack; these names mean the same thing on a laptop and in compose.
-    const sameAsDev = [
-      'TEMPORAL_NAMESPACE',
-      'TEMPORAL_UI_URL',
-      'ROLLOUT_TASK_QUEUE',
-      'UNLEASH_ADMIN_TOKEN',
-      'UNLEASH_CLIENT_TOKEN',
-    ];
+    // Secrets are absent on purpose: they have no defaults at all.
+    const sameAsDev = ['TEMPORAL_NAMESPACE', 'TEMPORAL_UI_URL', 'ROLLOUT_TASK_QUEUE'];
     const actual = Object.fromEntries(
       sameAsDev.map((variable) => [variable, withDefaults(envValue(name, variable))]),
     );
@@ -263,41 +297,97 @@ describe('docker-compose.yml', () => {
     expect(actual).toEqual(expected);
   });
 
-  it.each(APP_SERVICES)('takes the secrets of %s from the environment, never as literals', (name) => {
-    for (const variable of ['UNLEASH_ADMIN_TOKEN', 'UNLEASH_CLIENT_TOKEN']) {
-      expect(envValue(name, variable)).toMatch(new RegExp(`^\\$\\{${variable}(:?[-?])[^}]*\\}$`));
+  it.each(APP_SERVICES)('takes the secrets of %s from required variables, never as literals', (name) => {
+    for (const variable of [
+      'UNLEASH_ADMIN_TOKEN',
+      'UNLEASH_CLIENT_TOKEN',
+      'CONFIG_ENCRYPTION_KEY',
+      'SERVICE_API_TOKENS',
+    ]) {
+      expect(envValue(name, variable)).toMatch(new RegExp(`^\\$\\{${variable}:?\\?[^}]*\\}$`));
     }
-    expect(envValue(name, 'DATABASE_URL')).toMatch(/:\$\{POSTGRES_PASSWORD(:?[-?])[^}]*\}@/);
+    expect(envValue(name, 'DATABASE_URL')).toMatch(/:\$\{POSTGRES_PASSWORD:?\?[^}]*\}@/);
+    expect(envValue(name, 'REDIS_URL')).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:?\?[^}]*\}@redis:\d+$/);
   });
 
-  it('publishes the ports the development URLs and addresses of .env.example use', () => {
-    const published = (name: string): number[] =>
-      portsOf(name).flatMap((port) => (port.published === undefined ? [] : [port.published]));
-    const expected: Record<string, number[]> = {
-      postgres: [portOf(devEnv.DATABASE_URL ?? ''), portOf(devEnv.UNLEASH_DATABASE_URL ?? '')],
-      unleash: [portOf(devEnv.UNLEASH_URL ?? '')],
-      temporal: [hostPortOf(devEnv.TEMPORAL_ADDRESS ?? '').port],
-      'temporal-ui': [portOf(devEnv.TEMPORAL_UI_URL ?? '')],
-      prometheus: [9090],
-      redis: [6379],
-      'config-service': [8080],
-      worker: [9464],
-    };
-    const actual = Object.fromEntries(Object.keys(expected).map((name) => [name, published(name)]));
-    const wanted = Object.fromEntries(
-      Object.entries(expected).map(([name, ports]) => [name, [...new Set(ports)]]),
+  it('gives no secret a default: compose refuses to start until each is set', () => {
+    const problems = [...uncommented(composeText).matchAll(INTERPOLATION)].flatMap(
+      ([expression, name = '', operator = '', operand = '']) => {
+        if (!isSecretName(name) || operator.endsWith('?')) return [];
+        // An optional secret may be absent, never a value everyone can read in this file.
+        if (OPTIONAL_SECRETS.has(name) && operator.endsWith('-') && operand === '') return [];
+        return [expression];
+      },
     );
-    expect(actual).toEqual(wanted);
+    expect(problems).toEqual([]);
 
-    // The published port must reach the port the process listens on inside its container.
-    expect(portsOf('unleash')).toContainEqual({
-      published: portOf(devEnv.UNLEASH_URL ?? ''),
-      target: Number(envValue('unleash', 'HTTP_PORT')),
-    });
-    expect(portsOf('temporal-ui')).toContainEqual({
-      published: portOf(devEnv.TEMPORAL_UI_URL ?? ''),
-      target: 8080,
-    });
+    // Secret-like settings of every service, and passwords inside connection URLs, come from those variables.
+    const literals = Object.keys(services).flatMap((name) =>
+      Object.entries(environmentOf(name)).flatMap(([variable, value]) => {
+        const password = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:([^@\s]*)@/i.exec(value)?.[1];
+        const secretValues = [
+          ...(isSecretName(variable) && !NOT_SECRETS.has(variable) ? [value] : []),
+          ...(password === undefined ? [] : [password]),
+        ];
+        return secretValues
+          .filter((secret) => secret !== '' && !/^\$\{[A-Za-z_][A-Za-z0-9_]*:?[?-][^}]*\}$/.test(secret))
+          .map((secret) => `${name}.${variable}: ${secret}`);
+      }),
+    );
+    expect(literals).toEqual([]);
+  });
+
+  it('publishes only the config service and the operator UIs, on 127.0.0.1 unless configured', () => {
+    const published = Object.fromEntries(
+      Object.keys(services)
+        .map((name) => [name, portsOf(name).filter((port) => port.published !== undefined)] as const)
+        .filter(([, ports]) => ports.length > 0),
+    );
+    expect(Object.keys(published).sort()).toEqual(['config-service', 'prometheus', 'temporal-ui']);
+
+    const exposedWidely = Object.entries(published).flatMap(([name, ports]) =>
+      ports
+        .filter((port) => port.host === undefined || !LOOPBACK.has(withDefaults(port.host)))
+        .map((port) => `${name}: ${port.host ?? '(all interfaces)'}:${port.published}:${port.target}`),
+    );
+    expect(exposedWidely).toEqual([]);
+    // A port without a published side still gets a random host port on all interfaces.
+    const randomlyPublished = Object.keys(services).flatMap((name) =>
+      portsOf(name)
+        .filter((port) => port.published === undefined)
+        .map((port) => `${name}: ${port.target}`),
+    );
+    expect(randomlyPublished).toEqual([]);
+
+    // The published ports are the ones the documented URLs use, and reach the processes' own ports.
+    expect(portsOf('temporal-ui')).toEqual([
+      expect.objectContaining({ published: portOf(devEnv.TEMPORAL_UI_URL ?? ''), target: 8080 }),
+    ]);
+    const servicePort = hostPortOf(withDefaults(envValue('config-service', 'CONFIG_SERVICE_ADDRESS'))).port;
+    expect(portsOf('config-service')).toEqual([
+      expect.objectContaining({
+        published: hostPortOf(devEnv.CONFIG_SERVICE_ADDRESS ?? '').port,
+        target: servicePort,
+      }),
+    ]);
+    expect(portsOf('prometheus')).toEqual([expect.objectContaining({ published: 9090, target: 9090 })]);
+  });
+
+  it('requires a password for Redis and connects with it', () => {
+    const command = service('redis').command;
+    const args = Array.isArray(command) ? command : (command ?? '').split(/\s+/);
+    // The image's entrypoint drops root only when the command starts with redis-server.
+    expect(args[0]).toBe('redis-server');
+    expect(args).toContain('--requirepass');
+    const password = args[args.indexOf('--requirepass') + 1];
+    expect(password).toMatch(/^\$\{REDIS_PASSWORD:?\?[^}]*\}$/);
+    // The health check's redis-cli authenticates with the same password (without it: NOAUTH, unhealthy).
+    expect(envValue('redis', 'REDISCLI_AUTH')).toBe(password);
+    const healthcheck = service('redis').healthcheck?.test ?? [];
+    expect((Array.isArray(healthcheck) ? healthcheck : [healthcheck]).join(' ')).toMatch(/redis-cli .*ping/);
+    for (const app of APP_SERVICES) {
+      expect(envValue(app, 'REDIS_URL')).toBe(`redis://:${password}@redis:${containerPortsOf('redis')[0]}`);
+    }
   });
 
   it('keeps Unleash authentication on, with the tokens the application uses', () => {
@@ -311,6 +401,11 @@ describe('docker-compose.yml', () => {
     }
     expect(unleash.INIT_ADMIN_API_TOKENS).toMatch(/^\$\{UNLEASH_ADMIN_TOKEN/);
     expect(unleash.INIT_BACKEND_API_TOKENS).toMatch(/^\$\{UNLEASH_CLIENT_TOKEN/);
+    // Unset, either of these makes Unleash fall back to admin / unleash4all.
+    expect(unleash.UNLEASH_DEFAULT_ADMIN_USERNAME).toBeTruthy();
+    expect(unleash.UNLEASH_DEFAULT_ADMIN_PASSWORD).toMatch(/^\$\{UNLEASH_ADMIN_PASSWORD:?\?[^}]*\}$/);
+    // Session cookies are signed with it; Unleash's own fallback is a public constant.
+    expect(unleash.UNLEASH_SECRET).toMatch(/^\$\{UNLEASH_SECRET:?\?[^}]*\}$/);
   });
 
   it('registers the rollout search attributes before the worker starts', () => {
@@ -343,11 +438,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('escapes shell dollars and gives every variable a default or an error message', () => {
-    const text = composeText
-      .split('\n')
-      .filter((line) => !line.trim().startsWith('#'))
-      .join('\n')
-      .replaceAll('$$', '');
+    const text = uncommented(composeText).replaceAll('$$', '');
     // Any other `$` is substituted by compose from the host environment, usually with nothing.
     const bare = [...text.matchAll(/\$(?!\{)\S*/g)].map((match) => match[0]);
     expect(bare).toEqual([]);
@@ -373,7 +464,7 @@ describe('docker-compose.yml', () => {
       (job) => job.static_configs?.flatMap((c) => c.targets) ?? [],
     );
     for (const name of APP_SERVICES) {
-      const port = portsOf(name)[0]?.target;
+      const port = containerPortsOf(name)[0];
       expect(targets).toContain(`${name}:${port}`);
     }
     expect(service('prometheus').volumes).toContain('./prometheus.yml:/etc/prometheus/prometheus.yml:ro');
