@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Command } from 'commander';
 import os from 'node:os';
@@ -6,6 +6,8 @@ import type { OperatorRequest } from '../../workflows/operator-controls';
 import { approveUpdate, pauseUpdate, resumeUpdate, rollbackUpdate } from '../../workflows/rollout-messages';
 import type { OperatorAnswer } from '../../workflows/rollout-status';
 import { withConnections, writer } from './cli-context';
+import { RequestRefusedError } from './exit-codes';
+import { RolloutNotFoundError } from './read-rollout';
 
 const operations: {
   name: string;
@@ -61,9 +63,11 @@ export function registerOperatorCommands(program: Command): void {
               .getHandle(rolloutId)
               .executeUpdate(operation.update, { args: [request] });
           } catch (error) {
+            // Refused by the workflow: exit 1; no such rollout: exit 2 (see exit-codes.ts).
             if (error instanceof WorkflowUpdateFailedError) {
-              throw new Error(`rollout ${rolloutId}: ${error.cause?.message ?? error.message}`);
+              throw new RequestRefusedError(`rollout ${rolloutId}: ${error.cause?.message ?? error.message}`);
             }
+            if (error instanceof WorkflowNotFoundError) throw new RolloutNotFoundError(rolloutId);
             throw error;
           }
           out(
