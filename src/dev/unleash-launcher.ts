@@ -74,7 +74,8 @@ async function main(serverImpl: string | undefined): Promise<void> {
   const module = (await import(pathToFileURL(serverImpl).href)) as UnleashModule;
   // `create` migrates and builds the app without listening, so the lock-out below precedes any request.
   const unleash = await module.create({
-    authentication: { enableApiToken: true, createAdminUser: false },
+    // Explicit, whatever AUTH_TYPE says: `none` or `demo` would let anyone in without a password at all.
+    authentication: { type: module.IAuthType.OPEN_SOURCE, enableApiToken: true, createAdminUser: false },
     server: {
       host: UNLEASH_LISTEN_HOST,
       port,
