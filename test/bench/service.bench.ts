@@ -5,6 +5,7 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { readEnv } from '../../src/config/env';
 import { startServiceProcess, type ServiceProcess } from '../helpers/service-process';
+import { bearer } from '../helpers/service-tokens';
 import { archiveFlag, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
 import { createTestDatabase } from '../helpers/test-database';
 import { evaluateOncePropagated } from '../helpers/unleash-evaluation';
@@ -71,7 +72,12 @@ export default async function serviceBench(): Promise<Record<string, number | st
           return {
             ...request,
             path: `/api/config/bench.setting_${sequence % KEYS}`,
-            headers: { ...request.headers, 'x-user-id': `bench-user-${(sequence * 7919) % USERS}` },
+            // The test tokens are the child's SERVICE_API_TOKENS; the all-scopes one may act for users.
+            headers: {
+              ...request.headers,
+              ...bearer(),
+              'x-user-id': `bench-user-${(sequence * 7919) % USERS}`,
+            },
           };
         },
       },
