@@ -29,6 +29,9 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 const cleanText = (field: string, max: number) =>
   z
     .string({ error: `${field} must be a string` })
+    // Checked before cleaning too, so a megabyte-sized value is refused without being scanned: signals of
+    // a flood must be handled fast enough for the rollout to continue as new between them.
+    .refine((text) => text.length <= 4 * max, `${field} is longer than ${max} characters`)
     .transform((text) => text.replace(UNPRINTABLE, ' ').trim())
     .refine((text) => text.length <= max, `${field} is longer than ${max} characters`);
 

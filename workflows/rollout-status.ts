@@ -110,7 +110,7 @@ export interface RolloutStatus {
 /** The bound on the status query's JSON (and so on the workflow result). */
 export const STATUS_MAX_BYTES = 64 * 1024;
 /** Events kept in the status; the audit log in Postgres keeps all of them. */
-export const MAX_STATUS_EVENTS = 40;
+export const MAX_STATUS_EVENTS = 30;
 /** Longest event message kept in the status (the audit log has the full, already bounded, details). */
 export const MAX_EVENT_MESSAGE_CHARS = 400;
 export const MAX_IGNORED_SHOWN = 5;
@@ -153,6 +153,8 @@ export interface CarriedState {
   ramp: { index: number; soakRemainingMs: number | null } | null;
   /** Set once a rollback began: its cause, the compensations not yet run, and the outcome if all succeed. */
   rollback: CarriedRollback | null;
+  /** Refused messages not yet written to the audit log (bounded). */
+  unrecordedIgnored: string[];
 }
 
 export type RollbackKind = 'failure' | 'cancelled' | 'requested';

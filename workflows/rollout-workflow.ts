@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -78,6 +79,9 @@ const boundedCalls = proxyActivities<RolloutActivities>({
   retry: { ...retry, maximumAttempts: 20 },
 });
 
+const MAX_IGNORED_PER_AUDIT_ROW = 20;
+const MAX_UNRECORDED_IGNORED = 100;
+
 const PHASE_ORDER: readonly RolloutPhase[] = [
   'preflight',
   'backup',
@@ -111,11 +115,19 @@ function parsePlanOrFail(input: RolloutInput): RolloutPlan {
   }
 }
 
-const bounded = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-const errorText = (error: unknown) =>
-  bounded(error instanceof Error ? error.message : String(error), MAX_EVENT_MESSAGE_CHARS);
 // eslint-disable-next-line no-control-regex
-const printableName = (name: string) => bounded(name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'), 64);
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+/** Status text is printable and short whatever it quotes (activity errors, signal names). */
+const bounded = (text: string, max: number) => {
+  const clean = text.replace(CONTROL_CHARACTERS, ' ');
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+};
+/** The message that says what went wrong: an activity's own error, not the wrapper's "Activity task failed". */
+const errorText = (error: unknown) => {
+  const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  return bounded(cause instanceof Error ? cause.message : String(cause), MAX_EVENT_MESSAGE_CHARS);
+};
+const printableName = (name: string) => bounded(name, 64);
 
 function initialStatus(input: RolloutInput, plan: RolloutPlan): RolloutStatus {
   return {
@@ -208,34 +220,59 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     pausedBy: status.pausedBy,
     awaitingApproval: status.awaitingApproval,
   });
+  // Refused messages reach the audit log in batches, from outside the handlers: a handler that waited for an
+  // activity per message would give a signal flood two workflow tasks per message, and the run could not
+  // continue as new between them. The batch waits while the history is near its limit (it is carried over).
+  const unrecordedIgnored: string[] = [...(carried?.unrecordedIgnored ?? [])];
+  let ignoredBatches = 0;
+  let flushing = false;
+  const flushIgnored = async () => {
+    if (flushing || !claimed) return;
+    flushing = true;
+    try {
+      while (unrecordedIgnored.length > 0 && !historyNearLimit()) {
+        const batch = unrecordedIgnored.slice(0, MAX_IGNORED_PER_AUDIT_ROW);
+        await calls.recordEvent({
+          rolloutId: input.rolloutId,
+          dedupeKey: `ignored-${runId}-${++ignoredBatches}`,
+          kind: 'operator_messages_ignored',
+          actor: 'unknown (messages refused)',
+          details: { messages: batch },
+        });
+        unrecordedIgnored.splice(0, batch.length);
+      }
+    } finally {
+      flushing = false;
+    }
+  };
+  /** Before the run ends: the last batch, after any batch still being written. */
+  const flushIgnoredFinally = async () => {
+    await condition(() => !flushing);
+    await flushIgnored();
+  };
   /** A message the workflow will not act on: counted and noted by type and size, never copied. */
-  const ignore = async (what: string, why: string) => {
-    const message = `${what} ignored: ${why}`;
+  const ignore = (what: string, why: string) => {
+    const message = bounded(`${what} ignored: ${why}`, 300);
     status.ignored.count += 1;
-    status.ignored.last.push({ at: workflowNowIso(), kind: 'ignored', message: bounded(message, 300) });
+    status.ignored.last.push({ at: workflowNowIso(), kind: 'ignored', message });
     if (status.ignored.last.length > MAX_IGNORED_SHOWN) status.ignored.last.shift();
-    await record(
-      {
-        dedupeKey: `ignored-${runId}-${++operatorMessages}`,
-        kind: 'operator_message_ignored',
-        actor: 'unknown (message refused)',
-        details: { message: bounded(message, 300) },
-      },
-      message,
-    );
+    unrecordedIgnored.push(message);
+    // Bounded: past this many waiting, the oldest are dropped from the audit log (the count above stays).
+    if (unrecordedIgnored.length > MAX_UNRECORDED_IGNORED) unrecordedIgnored.shift();
+    void flushIgnored();
   };
   const operate = async (action: OperatorAction, raw: unknown, via: 'signal' | 'update') => {
     const reading = readOperatorRequest(raw);
     if (!reading.ok) {
       // Updates never get here (their validator refused the same payload before history changed).
-      await ignore(`${action} ${via}`, `${reading.problem} (${reading.payload})`);
+      ignore(`${action} ${via}`, `${reading.problem} (${reading.payload})`);
       return;
     }
     const refusal = controls.refusal(action, situation());
     if (refusal !== null) {
       // The state moved between an update's validation and its execution; a signal cannot be answered.
       if (via === 'update') throw ApplicationFailure.nonRetryable(`cannot ${action}: ${refusal}`, 'Refused');
-      await ignore(`${action} signal from ${reading.request.actor}`, refusal);
+      ignore(`${action} signal from ${reading.request.actor}`, refusal);
       return;
     }
     const request = reading.request;
@@ -528,6 +565,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       current,
       ramp: rampAt,
       rollback,
+      unrecordedIgnored,
     };
     return continueAsNew<typeof RolloutWorkflow>({
       rolloutId: input.rolloutId,
@@ -538,6 +576,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   };
 
   // --- Forward ---------------------------------------------------------------------------------------------
+  void flushIgnored(); // what the previous run could not write before it handed over
   let failure: unknown;
   if (rollback === null) {
     try {
@@ -565,6 +604,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         },
         `completed at ${status.percent}%`,
       );
+      await flushIgnoredFinally();
       await condition(allHandlersFinished);
       return status;
     } catch (error) {
@@ -581,7 +621,9 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         cause,
         kind: cancelled ? 'cancelled' : requested ? 'requested' : 'failure',
         remaining,
-        outcome: cancelled ? 'cancelled' : remaining.length > 0 ? 'rolled_back' : 'failed',
+        // An operator's rollback before anything changed is still a rollback; only a failure with nothing
+        // to undo is plainly `failed`.
+        outcome: cancelled ? 'cancelled' : requested || remaining.length > 0 ? 'rolled_back' : 'failed',
       };
       status.error = cause;
     }
@@ -638,6 +680,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     return false;
   });
   if (handOver) return continueWithState();
+  await flushIgnoredFinally();
   await condition(allHandlersFinished);
 
   if (status.outcome === 'rollback_failed') {

@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { defaultPayloadConverter } from '@temporalio/common';
+import {
+  MAX_ACTOR_CHARS,
+  MAX_REASON_CHARS,
+  readOperatorRequest,
+  UNKNOWN_ACTOR,
+} from '../../workflows/operator-request';
+import { payloadConverter } from '../../src/temporal/tolerant-payload-converter';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+test('a well-formed request is trimmed and cleaned of control characters', () => {
+  expect(readOperatorRequest({ actor: '  ana@ops \n', reason: 'error\u0000 rate\u202e up' })).toEqual({
+    ok: true,
+    request: { actor: 'ana@ops', reason: 'error  rate  up' },
+  });
+  expect(readOperatorRequest(undefined)).toEqual({
+    ok: true,
+    request: { actor: UNKNOWN_ACTOR, reason: null },
+  });
+  expect(readOperatorRequest({ actor: '   ', reason: '' })).toEqual({
+    ok: true,
+    request: { actor: UNKNOWN_ACTOR, reason: null },
+  });
+});
+
+test.each([
+  [{ reason: 'x'.repeat(MAX_REASON_CHARS + 1) }, 'reason is longer than 1000 characters'],
+  [{ actor: 'y'.repeat(MAX_ACTOR_CHARS + 1) }, 'actor is longer than 200 characters'],
+  [{ actor: 42 }, 'actor must be a string'],
+  [{ reason: { nested: true } }, 'reason must be a string'],
+  [['pause'], 'must be an object'],
+  ['pause now', 'must be an object'],
+])('%j is refused: %s', (payload, problem) => {
+  const reading = readOperatorRequest(payload);
+  expect(reading.ok).toBe(false);
+  if (!reading.ok) expect(reading.problem).toContain(problem);
+});
+
+test('an unknown key is refused without repeating it', () => {
+  const key = `k${'z'.repeat(5_000)}`;
+  const reading = readOperatorRequest({ actor: 'a', [key]: 1 });
+  expect(reading).toMatchObject({ ok: false, problem: 'only "actor" and "reason" are accepted' });
+  expect(JSON.stringify(reading)).not.toContain('zzzz');
+});
+
+test('a payload the default converter cannot decode becomes a marker the boundary refuses', () => {
+  const unknown = { metadata: { encoding: bytes('application/x-unknown') }, data: bytes('{"actor":"x"}') };
+  expect(() => defaultPayloadConverter.fromPayload(unknown)).toThrow(/encoding/i);
+  const reading = readOperatorRequest(payloadConverter.fromPayload(unknown));
+  expect(reading).toEqual({
+    ok: false,
+    problem: 'the payload could not be decoded (encoding application/x-unknown)',
+    payload: 'undecodable, 13 bytes',
+  });
+  const malformed = { metadata: { encoding: bytes('json/plain') }, data: bytes('{"actor": ') };
+  expect(readOperatorRequest(payloadConverter.fromPayload(malformed))).toMatchObject({ ok: false });
+  const hostile = { metadata: { encoding: bytes(`\u0007${'e'.repeat(10_000)}`) }, data: bytes('') };
+  const refused = readOperatorRequest(payloadConverter.fromPayload(hostile));
+  expect(refused.ok).toBe(false);
+  if (!refused.ok) expect(refused.problem.length).toBeLessThan(120);
+});
+
+test('the converter still encodes and decodes ordinary values unchanged', () => {
+  const value = { actor: 'ana', reason: 'ok', nested: [1, null, 'x'] };
+  expect(payloadConverter.fromPayload(payloadConverter.toPayload(value))).toEqual(value);
+  expect(payloadConverter.fromPayload(payloadConverter.toPayload(undefined))).toBeUndefined();
+});
+
+const anyPayload = fc.oneof(
+  fc.jsonValue(),
+  fc.record({ actor: fc.jsonValue(), reason: fc.jsonValue() }, { requiredKeys: [] }),
+  fc.record({
+    actor: fc.string({ maxLength: 400 }),
+    reason: fc.string({ unit: 'binary', maxLength: 3_000 }),
+  }),
+  fc.dictionary(fc.string({ maxLength: 300 }), fc.jsonValue(), { maxKeys: 4 }),
+);
+
+test('whatever arrives, the outcome is a bounded, clean request or a short refusal that copies nothing', () => {
+  fc.assert(
+    fc.property(anyPayload, (payload) => {
+      const reading = readOperatorRequest(payload);
+      if (reading.ok) {
+        expect(reading.request.actor.length).toBeLessThanOrEqual(MAX_ACTOR_CHARS);
+        expect((reading.request.reason ?? '').length).toBeLessThanOrEqual(MAX_REASON_CHARS);
+        expect(reading.request.actor + (reading.request.reason ?? '')).not.toMatch(CONTROL);
+      } else {
+        expect(reading.problem.length + reading.payload.length).toBeLessThanOrEqual(400);
+      }
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+test('a 2 MB reason or a JSON nested 100,000 deep is refused in bounded words', () => {
+  const payload = { actor: 'a', reason: 'r'.repeat(2_000_000) };
+  expect(readOperatorRequest(payload)).toEqual({
+    ok: false,
+    problem: 'reason is longer than 1000 characters',
+    payload: `object, ${JSON.stringify(payload).length} characters of JSON`,
+  });
+  let deep: unknown = 'x';
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const reading = readOperatorRequest(deep);
+  expect(reading.ok).toBe(false);
+  if (!reading.ok) expect(reading.payload.length).toBeLessThan(60);
+});
