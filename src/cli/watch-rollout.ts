@@ -94,6 +94,8 @@ export async function watchRollout(
       throw error;
     }
     running = view.execution === 'RUNNING';
+    // A worker answered the status query: look again now rather than at the next scheduled check.
+    if (presence.missing && running && view.status !== null) nextWorkerCheck = 0;
     const status = view.status;
     for (const event of status?.events ?? []) {
       const key = eventKey(event);

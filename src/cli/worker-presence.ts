@@ -36,6 +36,11 @@ export class WorkerPresence {
     this.repeatEveryMs = options.repeatEveryMs ?? 30_000;
   }
 
+  /** True between a "no worker" warning and the next observation with a worker. */
+  get missing(): boolean {
+    return this.missingSince !== null;
+  }
+
   /** The notice to print for this observation, if any. */
   observe(counts: PollerCounts, now: number): string | undefined {
     const missing = missingKinds(counts);

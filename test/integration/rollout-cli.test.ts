@@ -1,10 +1,18 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import packageJson from '../../package.json';
 import { createProgram } from '../../src/cli/main';
+import { projectRoot } from '../../src/config/load-dotenv';
 import { PlanError } from '../../src/plan/rollout-plan';
+import { statusQuery } from '../../workflows/rollout-messages';
+import type { RolloutStatus } from '../../workflows/rollout-status';
+import type { RolloutWorkflow } from '../../workflows/rollout-workflow';
+import { tcpListenAddresses } from '../helpers/listening-sockets';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
 
@@ -36,6 +44,97 @@ async function runCli(args: string[]): Promise<CliRun> {
   return { out: out.join(''), err: err.join(''), error, ms: Date.now() - started };
 }
 
+interface CliProcess {
+  /** What it printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stderr matches, or rejects with everything printed when it exits or `withinMs` passes. */
+  waitForStderr(pattern: RegExp, withinMs: number): Promise<void>;
+  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  kill(): void;
+}
+
+/**
+ * The real `rollout` CLI as a child process (node with tsx as an import hook, so a kill reaches the CLI
+ * itself), with the given environment on top of this one. Exit codes only exist across a process boundary.
+ */
+function cliProcess(args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(projectRoot, 'src/cli/main.ts'), ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    waitForStderr: (pattern, withinMs) =>
+      new Promise<void>((resolve, reject) => {
+        const fail = (why: string) => {
+          cleanup();
+          reject(
+            new Error(
+              `rollout ${args.join(' ')}: ${why} before stderr matched ${pattern}:\n${stdout}\n${stderr}`,
+            ),
+          );
+        };
+        const timer = setTimeout(() => fail(`${withinMs} ms passed`), withinMs);
+        const check = () => {
+          if (!pattern.test(stderr)) return;
+          cleanup();
+          resolve();
+        };
+        const onExit = (code: number | null) => fail(`it exited with ${code}`);
+        const cleanup = () => {
+          clearTimeout(timer);
+          child.stderr.off('data', check);
+          child.off('exit', onExit);
+        };
+        child.stderr.on('data', check);
+        child.once('exit', onExit);
+        check();
+      }),
+    exited,
+    kill: () => child.kill('SIGTERM'),
+  };
+}
+
+/** A local TCP port nothing listens on (taken from the OS, then released). */
+async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function untilStatus(
+  handle: WorkflowHandle<typeof RolloutWorkflow>,
+  ready: (status: RolloutStatus) => boolean,
+  what: string,
+): Promise<RolloutStatus> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const status = await handle.query(statusQuery);
+    if (ready(status)) return status;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (phase ${status.phase})`);
+    await sleep(200);
+  }
+}
+
 /** Sets environment variables for the duration of `work`, then restores them exactly. */
 async function withEnv<T>(vars: Record<string, string>, work: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
@@ -65,6 +164,8 @@ let planDir: string;
 let savedExitCode: typeof process.exitCode;
 /** Workflows this file started that might still be running; terminated in afterAll. */
 const toTerminate = new Set<string>();
+/** CLI processes still running (a failed test may leave one); killed in afterAll. */
+const children = new Set<ReturnType<typeof spawn>>();
 
 beforeAll(async () => {
   planDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rollout-cli-test-'));
@@ -79,6 +180,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
   for (const workflowId of toTerminate) {
     await temporal.client.workflow
       .getHandle(workflowId)
@@ -124,6 +226,201 @@ function goodPlan(flag: string): string {
     ].join('\n'),
   );
 }
+
+/** A ramp-only plan (no data phase), so these rollouts leave the test database to the other tests. */
+function rampOnlyPlan(flag: string, stages: string): string {
+  return writePlan(
+    `${flag}.yaml`,
+    [
+      `flag: ${flag}`,
+      'unleash: { environment: development }',
+      'backup: { tables: [] }',
+      'phases: { migrateKeys: false, migrateTemplates: false, seedModels: false }',
+      `stages: ${stages}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+describe('exit codes of the real CLI process', () => {
+  it('--version prints the package version and exits 0', async () => {
+    const run = await cliProcess(['--version']).exited;
+    expect(run).toEqual({ code: 0, stdout: `${packageJson.version}\n`, stderr: '' });
+  });
+
+  it('--help documents the exit codes', async () => {
+    const run = await cliProcess(['--help']).exited;
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /Exit codes:\n {2}0 {2}done.*\n {2}1 {2}the rollout failed.*\n {2}2 {2}bad usage.*\n {2}3 {2}a service/,
+    );
+  });
+
+  it.each([
+    [['status'], /missing required argument 'rolloutId'/],
+    [['watch', 'r-x', '--bogus'], /unknown option '--bogus'/],
+    [['rollout-everything'], /unknown command 'rollout-everything'/],
+    [['list', '--limit', '0'], /--limit must be a whole number/],
+  ])('a usage error %j exits 2', async (args, message) => {
+    const run = await cliProcess(args).exited;
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stdout).toBe('');
+  });
+
+  it('a bad plan (duplicate key, bare-number soak) exits 2 and starts nothing', async () => {
+    const id = `r-exit2-${uniqueSuffix()}`;
+    toTerminate.add(id);
+    const duplicate = writePlan(
+      `dup-${id}.json`,
+      '{\n  "flag": "exit-two",\n  "unleash": { "environment": "development" },\n  "flag": "other"\n}\n',
+    );
+    const bare = writePlan(
+      `bare-${id}.yaml`,
+      'flag: exit-two\nunleash: { environment: development }\nstages: [{ percent: 100, soak: 30 }]\n',
+    );
+    const dupRun = await cliProcess(['start', duplicate, '--id', id], { DATABASE_URL: database.url }).exited;
+    expect(dupRun.code).toBe(2);
+    expect(dupRun.stderr).toContain(`invalid rollout plan ${duplicate}:`);
+    expect(dupRun.stderr).toContain('duplicate key "flag" at line 4, column 3 (first at line 2, column 3)');
+    const bareRun = await cliProcess(['plan', bare], { DATABASE_URL: database.url }).exited;
+    expect(bareRun.code).toBe(2);
+    expect(bareRun.stderr).toContain(
+      'stages[0].soak: soak must be a duration such as 30s, 5m or 1h; a bare number has no unit',
+    );
+    const badId = await cliProcess(['start', goodPlan(`cli-exit2-${uniqueSuffix()}`), '--id', 'Bad_ID'])
+      .exited;
+    expect(badId.code).toBe(2);
+    expect(badId.stderr).toContain('rollout id "Bad_ID" must match');
+    await expectNoWorkflow(id);
+    await expectNoWorkflow('Bad_ID');
+  });
+
+  it('an unknown rollout id exits 2 for status, watch and an operator command', async () => {
+    const id = `r-unknown-${uniqueSuffix()}`;
+    for (const args of [
+      ['status', id],
+      ['watch', id],
+      ['pause', id],
+    ]) {
+      const run = await cliProcess(args).exited;
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(run.stderr).toContain(`rollout: no rollout with id ${id}`);
+    }
+  });
+
+  it('with Temporal unreachable, exits 3 and names it', async () => {
+    const port = await unusedPort();
+    // The fault is real: nothing listens there.
+    expect(tcpListenAddresses(port)).toEqual([]);
+    const address = `127.0.0.1:${port}`;
+    for (const args of [['status', 'r-any-id'], ['list']]) {
+      const run = await cliProcess(args, { TEMPORAL_ADDRESS: address }).exited;
+      expect({ args, code: run.code }).toEqual({ args, code: 3 });
+      expect(run.stderr).toContain(`rollout: cannot reach Temporal at ${address}`);
+    }
+  });
+
+  it('rollout plan exits 3 with Postgres unreachable and with Unleash unreachable', async () => {
+    const file = rampOnlyPlan(`cli-exit3-${uniqueSuffix()}`, '[{ percent: 100, soak: 0s }]');
+    const pgPort = await unusedPort();
+    expect(tcpListenAddresses(pgPort)).toEqual([]);
+    const noPostgres = await cliProcess(['plan', file], {
+      DATABASE_URL: `postgres://root@127.0.0.1:${pgPort}/nowhere`,
+    }).exited;
+    expect(noPostgres.code).toBe(3);
+    expect(noPostgres.stderr).toContain(`ECONNREFUSED 127.0.0.1:${pgPort}`);
+
+    const unleashPort = await unusedPort();
+    expect(tcpListenAddresses(unleashPort)).toEqual([]);
+    const noUnleash = await cliProcess(['plan', file], {
+      DATABASE_URL: database.url,
+      UNLEASH_URL: `http://127.0.0.1:${unleashPort}`,
+    }).exited;
+    expect(noUnleash.code).toBe(3);
+    expect(noUnleash.stderr).toContain(`rollout: cannot reach Unleash at http://127.0.0.1:${unleashPort}`);
+    expect(noUnleash.stdout).toBe('');
+  });
+
+  it('a refused operator request exits 1, a rollback exits 0, and watching the rolled-back rollout exits 1', async () => {
+    const suffix = uniqueSuffix();
+    const id = `r-rolledback-${suffix}`;
+    toTerminate.add(id);
+    const env = { ROLLOUT_TASK_QUEUE: temporal.taskQueue, DATABASE_URL: database.url };
+    const file = rampOnlyPlan(
+      `cli-rolledback-${suffix}`,
+      '[{ percent: 10, soak: 10m }, { percent: 100, soak: 0s }]',
+    );
+    await temporal.withWorker(database.db, async () => {
+      const started = await cliProcess(['start', file, '--id', id], env).exited;
+      expect(started.code).toBe(0);
+      const handle = temporal.client.workflow.getHandle<typeof RolloutWorkflow>(id);
+      await untilStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'the 10 % soak');
+
+      const watch = cliProcess(['watch', id], env);
+      const resume = await cliProcess(['resume', id], env).exited;
+      expect(resume.code).toBe(1);
+      expect(resume.stderr).toContain(`rollout: rollout ${id}: cannot resume: the rollout is not paused`);
+
+      const rollback = await cliProcess(['rollback', id, '--reason', 'exit code test'], env).exited;
+      expect(rollback.code).toBe(0);
+
+      const watched = await watch.exited;
+      expect(watched.code).toBe(1);
+      expect(watched.stdout).toMatch(/outcome rolled_back/);
+      // A worker polled all along: no false alarm.
+      expect(watched.stderr).not.toMatch(/no worker polls/);
+    });
+  });
+});
+
+describe('watch without a worker', () => {
+  let second: TestTemporal;
+
+  beforeAll(async () => {
+    // A task queue of its own that no worker of this file has ever polled.
+    second = await connectTestTemporal('cli-noworker');
+  });
+
+  afterAll(async () => {
+    await second?.close();
+  });
+
+  it('warns that no worker polls the task queue, says when one appears, and exits 0 when the rollout completes', async () => {
+    const suffix = uniqueSuffix();
+    const id = `r-nopoller-${suffix}`;
+    toTerminate.add(id);
+    const env = { ROLLOUT_TASK_QUEUE: second.taskQueue, DATABASE_URL: database.url };
+    // A soak long enough for the watch to see the worker before the rollout ends.
+    const file = rampOnlyPlan(
+      `cli-nopoller-${suffix}`,
+      '[{ percent: 10, soak: 20s }, { percent: 100, soak: 0s }]',
+    );
+    const started = await cliProcess(['start', file, '--id', id], env).exited;
+    expect(started.code).toBe(0);
+
+    const watch = cliProcess(['watch', id], env);
+    try {
+      await watch.waitForStderr(
+        new RegExp(`warning: no worker polls task queue ${second.taskQueue} for workflow or activity tasks`),
+        15_000,
+      );
+      // Nothing ran: the rollout is still where it was started.
+      const description = await second.client.workflow.getHandle(id).describe();
+      expect(description.status.name).toBe('RUNNING');
+      expect(watch.stdout()).toBe('');
+
+      await second.withWorker(database.db, async () => {
+        await watch.waitForStderr(new RegExp(`a worker now polls task queue ${second.taskQueue}`), 60_000);
+        const watched = await watch.exited;
+        expect(watched.code).toBe(0);
+        expect(watched.stdout).toContain(`rollout ${id}  [COMPLETED]`);
+      });
+    } finally {
+      watch.kill();
+    }
+  });
+});
 
 describe('rollout start: bad input is refused before anything starts', () => {
   it('an invalid plan file rejects with the PlanError and starts no workflow', async () => {

@@ -35,6 +35,15 @@ describe('WorkerPresence', () => {
     expect(presence.observe(both, 90_000)).toBeUndefined();
   });
 
+  it('tells whether it last saw no worker', () => {
+    const presence = new WorkerPresence('rollouts');
+    expect(presence.missing).toBe(false);
+    presence.observe(none, 0);
+    expect(presence.missing).toBe(true);
+    presence.observe(both, 1);
+    expect(presence.missing).toBe(false);
+  });
+
   it('is silent while a worker polls from the start', () => {
     const presence = new WorkerPresence('rollouts');
     expect([0, 30_000, 60_000].map((at) => presence.observe(both, at))).toEqual([
