@@ -69,7 +69,7 @@ export async function readRollout(connections: RolloutConnections, rolloutId: st
   } catch (error) {
     statusUnavailable =
       `the workflow did not answer its status query within ${QUERY_TIMEOUT_MS / 1000} s ` +
-      `(is a worker running? npm run worker): ${error instanceof Error ? error.message : String(error)}`;
+      `(is a worker polling task queue ${taskQueue}? npm run worker): ${error instanceof Error ? error.message : String(error)}`;
   }
   const audit = await listAuditEvents(connections.db, rolloutId);
   return { rolloutId, execution, taskQueue, status, statusUnavailable, audit };
