@@ -38,7 +38,8 @@ export interface ModelCatalogTable {
   updated_at: UpdatedAt;
 }
 
-export type RolloutState = 'running' | 'completed' | 'failed' | 'rolled_back' | 'cancelled' | 'rollback_failed';
+export type RolloutState =
+  'running' | 'completed' | 'failed' | 'rolled_back' | 'cancelled' | 'rollback_failed';
 
 /** One row per rollout; at most one `running` row per (project, environment, flag). */
 export interface RolloutRunsTable {
