@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isUndecodablePayload, UNDECODABLE_PAYLOAD } from '../src/temporal/tolerant-payload-converter';
+import { isUndecodablePayload } from '../src/temporal/tolerant-payload-converter';
 
 /** Longest `actor` an operator message may carry (user@host, an email, a UI user name). */
 export const MAX_ACTOR_CHARS = 200;
@@ -25,6 +25,22 @@ export const UNKNOWN_ACTOR = 'unknown (no actor given)';
 // C0/C1 controls, and the bidirectional overrides that can make an audit line read differently from its bytes.
 // eslint-disable-next-line no-control-regex
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// A UTF-16 half without its other half: JSON writes it as an escape that Postgres jsonb refuses.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Printable, well-formed text: control and bidi characters become spaces, lone surrogates U+FFFD. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, ' ').replace(LONE_SURROGATE, '\ufffd');
+}
+
+/** At most `max` UTF-16 units, never cutting a surrogate pair in half, with an ellipsis when cut. */
+export function boundedText(text: string, max: number): string {
+  const clean = printable(text);
+  if (clean.length <= max) return clean;
+  let cut = clean.slice(0, max - 1);
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
 
 const cleanText = (field: string, max: number) =>
   z
@@ -32,7 +48,7 @@ const cleanText = (field: string, max: number) =>
     // Checked before cleaning too, so a megabyte-sized value is refused without being scanned: signals of
     // a flood must be handled fast enough for the rollout to continue as new between them.
     .refine((text) => text.length <= 4 * max, `${field} is longer than ${max} characters`)
-    .transform((text) => text.replace(UNPRINTABLE, ' ').trim())
+    .transform((text) => printable(text).trim())
     .refine((text) => text.length <= max, `${field} is longer than ${max} characters`);
 
 const requestSchema = z.strictObject(
@@ -57,14 +73,21 @@ export type OperatorRequestReading =
  */
 export function readOperatorRequest(raw: unknown): OperatorRequestReading {
   if (isUndecodablePayload(raw)) {
-    const { encoding, bytes } = raw[UNDECODABLE_PAYLOAD];
     return {
       ok: false,
-      problem: `the payload could not be decoded (encoding ${encoding})`,
-      payload: `undecodable, ${bytes} bytes`,
+      problem: `the payload could not be decoded (encoding ${raw.encoding})`,
+      payload: `undecodable, ${raw.bytes} bytes`,
     };
   }
   if (raw === undefined || raw === null) return { ok: true, request: { actor: UNKNOWN_ACTOR, reason: null } };
+  if (ArrayBuffer.isView(raw)) {
+    // A binary payload decodes to bytes; walking or re-serializing them would cost seconds per megabyte.
+    return {
+      ok: false,
+      problem: 'must be an object such as {"actor": "you@host", "reason": "why"}',
+      payload: describePayload(raw),
+    };
+  }
   const parsed = requestSchema.safeParse(raw);
   if (!parsed.success) {
     const problem = parsed.error.issues
@@ -84,6 +107,7 @@ export function readOperatorRequest(raw: unknown): OperatorRequestReading {
 
 /** Type and size of a refused payload: what the status and audit log say about it instead of its content. */
 export function describePayload(raw: unknown): string {
+  if (ArrayBuffer.isView(raw)) return `binary, ${raw.byteLength} bytes`;
   const type = Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw;
   let size: string;
   try {

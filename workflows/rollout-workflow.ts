@@ -22,7 +22,7 @@ import { parseRolloutPlan, PlanError, type RolloutPlan } from '../src/plan/rollo
 import { ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../src/temporal/search-attributes';
 import { ContinueAsNewNeeded, describeHistory, historyNearLimit } from './history-budget';
 import { OperatorControls, type OperatorAction } from './operator-controls';
-import { readOperatorRequest, type OperatorRequest } from './operator-request';
+import { boundedText, readOperatorRequest, type OperatorRequest } from './operator-request';
 import {
   approveSignal,
   approveUpdate,
@@ -74,6 +74,14 @@ const restores = proxyActivities<RolloutActivities>({
   retry: { ...retry, maximumAttempts: 20 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+/**
+ * Audit writes made for an operator message: a few attempts only, so a message whose record cannot be written
+ * is refused instead of holding its handler (and so the hand-over to a new run) forever.
+ */
+const operatorAudit = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { ...retry, maximumAttempts: 5 },
+});
 const boundedCalls = proxyActivities<RolloutActivities>({
   startToCloseTimeout: '1 minute',
   retry: { ...retry, maximumAttempts: 20 },
@@ -115,13 +123,7 @@ function parsePlanOrFail(input: RolloutInput): RolloutPlan {
   }
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
-/** Status text is printable and short whatever it quotes (activity errors, signal names). */
-const bounded = (text: string, max: number) => {
-  const clean = text.replace(CONTROL_CHARACTERS, ' ');
-  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
-};
+const bounded = boundedText;
 /** The message that says what went wrong: an activity's own error, not the wrapper's "Activity task failed". */
 const errorText = (error: unknown) => {
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
@@ -187,10 +189,11 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   const record = async (
     event: Omit<RecordEventInput, 'rolloutId' | 'actor'> & { actor?: string },
     message: string,
+    via: Pick<RolloutActivities, 'recordEvent'> = calls,
   ) => {
     note(event.kind, message);
     if (claimed)
-      await calls.recordEvent({ rolloutId: input.rolloutId, actor: event.actor ?? 'workflow', ...event });
+      await via.recordEvent({ rolloutId: input.rolloutId, actor: event.actor ?? 'workflow', ...event });
   };
   const enter = (phase: RolloutPhase) => {
     status.phase = phase;
@@ -230,9 +233,9 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     if (flushing || !claimed) return;
     flushing = true;
     try {
-      while (unrecordedIgnored.length > 0 && !historyNearLimit()) {
+      while (unrecordedIgnored.length > 0 && !handOverDue()) {
         const batch = unrecordedIgnored.slice(0, MAX_IGNORED_PER_AUDIT_ROW);
-        await calls.recordEvent({
+        await operatorAudit.recordEvent({
           rolloutId: input.rolloutId,
           dedupeKey: `ignored-${runId}-${++ignoredBatches}`,
           kind: 'operator_messages_ignored',
@@ -241,6 +244,10 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
         });
         unrecordedIgnored.splice(0, batch.length);
       }
+    } catch (error) {
+      // The messages stay counted in the status; the audit log misses this batch, and says nothing wrong.
+      note('audit_write_failed', `refused messages not written to the audit log: ${errorText(error)}`);
+      unrecordedIgnored.splice(0, MAX_IGNORED_PER_AUDIT_ROW);
     } finally {
       flushing = false;
     }
@@ -276,18 +283,29 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       return;
     }
     const request = reading.request;
-    // Recorded first, then applied: the audit log holds every decision before it takes effect.
     const now = situation();
-    await record(
-      {
-        dedupeKey: `operator-${runId}-${++operatorMessages}-${action}`,
-        kind: `operator_${action}`,
-        actor: request.actor,
-        details: { reason: request.reason, stage: now.awaitingApproval, via },
-      },
-      controls.describe(action, request, now),
-    );
-    controls.apply(action, request, now);
+    // A rollback takes effect at once, so no stage can advance while its record is being written; every
+    // other request is recorded first, then applied: the audit log holds the decision before it acts.
+    if (action === 'rollback') controls.apply(action, request, now);
+    try {
+      await record(
+        {
+          dedupeKey: `operator-${runId}-${++operatorMessages}-${action}`,
+          kind: `operator_${action}`,
+          actor: request.actor,
+          details: { reason: request.reason, stage: now.awaitingApproval, via },
+        },
+        controls.describe(action, request, now),
+        operatorAudit,
+      );
+    } catch (error) {
+      if (action === 'rollback') return; // already in effect; the rollback's own records follow
+      const why = `its audit record could not be written (${errorText(error)})`;
+      if (via === 'update') throw ApplicationFailure.nonRetryable(`cannot ${action}: ${why}`, 'Refused');
+      ignore(`${action} signal from ${request.actor}`, why);
+      return;
+    }
+    if (action !== 'rollback') controls.apply(action, request, now);
     status.paused = controls.paused;
     status.pausedBy = controls.pausedBy;
   };
@@ -323,6 +341,9 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   );
 
   // --- Waiting without letting the history grow past its limit ----------------------------------------
+  // A cancelled rollout compensates to the end in this run: a cancel request does not survive a hand-over.
+  let mayHandOver = true;
+  const handOverDue = () => mayHandOver && historyNearLimit();
   const rollbackRequested = () => controls.rollbackRequest !== null;
   const stopIfRollbackRequested = () => {
     if (controls.rollbackRequest)
@@ -330,9 +351,9 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   };
   /** Waits for `ready` (or the timeout); hands over to a new run instead when the history nears its limit. */
   const waitFor = async (ready: () => boolean, timeoutMs?: number) => {
-    const wake = () => ready() || historyNearLimit();
+    const wake = () => ready() || handOverDue();
     await (timeoutMs === undefined ? condition(wake) : condition(wake, timeoutMs));
-    if (!ready() && historyNearLimit()) throw new ContinueAsNewNeeded();
+    if (!ready() && handOverDue()) throw new ContinueAsNewNeeded();
   };
   /** Between phases and stages: hold while paused; a rollback request ends the hold at once. */
   const checkpoint = async () => {
@@ -345,7 +366,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
    * it has stopped, and hands over to a new run, which reruns the phase (phases are idempotent).
    */
   const watched = async <T>(start: () => Promise<T>): Promise<T> => {
-    if (historyNearLimit()) throw new ContinueAsNewNeeded();
+    if (handOverDue()) throw new ContinueAsNewNeeded();
     const scope = new CancellationScope();
     const outcome = scope.run(start).then(
       (value) => ({ ok: true as const, value }),
@@ -354,7 +375,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     let settled = false;
     void outcome.then(() => (settled = true));
     // Not cancellable itself: on a workflow cancel the activity is cancelled and this waits until it stopped.
-    await CancellationScope.nonCancellable(() => condition(() => settled || historyNearLimit()));
+    await CancellationScope.nonCancellable(() => condition(() => settled || handOverDue()));
     const handOver = !settled;
     if (handOver) scope.cancel();
     const result = await outcome;
@@ -555,7 +576,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
 
   // --- Continue-as-new ---------------------------------------------------------------------------------
   const continueWithState = async (): Promise<never> => {
-    await condition(allHandlersFinished);
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     status.continuedAsNew += 1;
     note('continued_as_new', `history at ${describeHistory()}: continuing as a new run with the same state`);
     const state: CarriedState = {
@@ -631,8 +652,12 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
 
   // --- Rollback ------------------------------------------------------------------------------------------
   const undo = rollback;
+  if (undo.kind === 'cancelled') mayHandOver = false;
   // Compensation must finish even when the workflow itself is being cancelled.
   const handOver = await CancellationScope.nonCancellable(async () => {
+    // The operator's own record of the rollback (a handler, a few attempts at most) comes before the
+    // rollback's records, so the audit log reads in the order things were decided.
+    await condition(allHandlersFinished);
     if (undo.remaining.length > 0 && status.phase !== 'rollback') {
       enter('rollback');
       await record(
@@ -646,7 +671,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       );
     }
     for (let phase = undo.remaining[0]; phase !== undefined; phase = undo.remaining[0]) {
-      if (historyNearLimit()) return true;
+      if (handOverDue()) return true;
       try {
         await byName.get(phase)!.compensate!();
       } catch (error) {

@@ -7,13 +7,15 @@ import {
 } from '@temporalio/common';
 
 /**
- * Key of the value that stands in for a payload the default converter cannot decode. Handlers treat any
- * object carrying it as "could not be read" and refuse it.
+ * Stands in for a payload the default converter cannot decode. A class instance, so no JSON payload can
+ * forge one: handlers recognise it with `instanceof` and refuse it.
  */
-export const UNDECODABLE_PAYLOAD = '@@undecodablePayload';
-
-export interface UndecodablePayload {
-  [UNDECODABLE_PAYLOAD]: { encoding: string; bytes: number };
+export class UndecodablePayload {
+  constructor(
+    /** The payload's encoding metadata, printable and at most 64 characters. */
+    readonly encoding: string,
+    readonly bytes: number,
+  ) {}
 }
 
 const MAX_ENCODING_CHARS = 64;
@@ -46,14 +48,11 @@ export const payloadConverter: PayloadConverter = {
     try {
       return defaultPayloadConverter.fromPayload<T>(payload, context, hint);
     } catch {
-      const marker: UndecodablePayload = {
-        [UNDECODABLE_PAYLOAD]: { encoding: describeEncoding(payload), bytes: payload.data?.length ?? 0 },
-      };
-      return marker as T;
+      return new UndecodablePayload(describeEncoding(payload), payload.data?.length ?? 0) as T;
     }
   },
 };
 
 export function isUndecodablePayload(value: unknown): value is UndecodablePayload {
-  return typeof value === 'object' && value !== null && UNDECODABLE_PAYLOAD in value;
+  return value instanceof UndecodablePayload;
 }

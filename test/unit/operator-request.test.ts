@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { defaultPayloadConverter } from '@temporalio/common';
 import {
+  boundedText,
   MAX_ACTOR_CHARS,
   MAX_REASON_CHARS,
   readOperatorRequest,
@@ -108,4 +109,30 @@ test('a 2 MB reason or a JSON nested 100,000 deep is refused in bounded words', 
   const reading = readOperatorRequest(deep);
   expect(reading.ok).toBe(false);
   if (!reading.ok) expect(reading.payload.length).toBeLessThan(60);
+});
+
+test('a JSON object cannot pass for the undecodable marker, and binary payloads are refused by size', () => {
+  expect(readOperatorRequest({ '@@undecodablePayload': null })).toMatchObject({
+    ok: false,
+    problem: 'only "actor" and "reason" are accepted',
+  });
+  const binary = payloadConverter.fromPayload({
+    metadata: { encoding: bytes('binary/plain') },
+    data: new Uint8Array(1_900_000),
+  });
+  expect(readOperatorRequest(binary)).toEqual({
+    ok: false,
+    problem: 'must be an object such as {"actor": "you@host", "reason": "why"}',
+    payload: 'binary, 1900000 bytes',
+  });
+});
+
+test('lone surrogates become U+FFFD and a cut never splits a surrogate pair', () => {
+  expect(readOperatorRequest({ actor: 'x\ud800', reason: '\udc00y' })).toEqual({
+    ok: true,
+    request: { actor: 'x\ufffd', reason: '\ufffdy' },
+  });
+  const cut = boundedText(`${'a'.repeat(62)}😀tail`, 64);
+  expect(cut).toBe(`${'a'.repeat(62)}…`);
+  expect(() => encodeURIComponent(cut)).not.toThrow();
 });
