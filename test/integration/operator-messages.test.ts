@@ -1,7 +1,6 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
-import { createProgram } from '../../src/cli/main';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import {
   pauseSignal,
@@ -11,9 +10,9 @@ import {
   statusQuery,
   RolloutWorkflow,
 } from '../../workflows';
-import type { RolloutStatus } from '../../workflows/rollout-status';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
+import { flagPercent, runCliInProcess, waitForStatus } from '../helpers/rollout-test-helpers';
 
 let database: TestDatabase;
 let temporal: TestTemporal;
@@ -46,58 +45,28 @@ async function start(
   return { handle, flag, id };
 }
 
-async function until(
-  handle: WorkflowHandle,
-  ready: (s: RolloutStatus) => boolean,
-  what: string,
-): Promise<RolloutStatus> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const status = await handle.query(statusQuery);
-    if (ready(status)) return status;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what} (phase ${status.phase}, stage ${status.stageIndex})`);
-    await sleep(100);
-  }
-}
-
-async function cli(...args: string[]): Promise<string> {
-  let out = '';
-  const program = createProgram();
-  program.commands.forEach((c) =>
-    c.configureOutput({ writeOut: (text) => (out += text), writeErr: (text) => (out += text) }),
-  );
-  await program.parseAsync(['node', 'rollout', ...args]);
-  return out;
-}
-
-const percentOf = (flag: string) =>
-  temporal.unleash
-    .readRollout({ project: 'default', environment: 'development', flag })
-    .then((r) => r.percent);
-
 test('pause (CLI) holds the ramp after the soak ends; a refused resume names why; resume lets it finish', async () => {
   const { handle, flag, id } = await start([
     { percent: 10, soak: '2s' },
     { percent: 100, soak: '0s' },
   ]);
   await temporal.withWorker(database.db, async () => {
-    await until(handle, (s) => s.stageIndex === 0, 'stage 1');
-    expect(await cli('pause', id, '--reason', 'error budget')).toContain(`rollout ${id}: paused`);
+    await waitForStatus(handle, (s) => s.stageIndex === 0, 'stage 1');
+    expect(await runCliInProcess('pause', id, '--reason', 'error budget')).toContain(`rollout ${id}: paused`);
     await expect(
       handle.executeUpdate(resumeUpdate, {
         args: [{ actor: 'x' }],
       }),
     ).resolves.toMatchObject({ paused: false });
-    await expect(cli('resume', id)).rejects.toThrow(
+    await expect(runCliInProcess('resume', id)).rejects.toThrow(
       `rollout ${id}: cannot resume: the rollout is not paused`,
     );
     await handle.signal(pauseSignal, { actor: 'ui-operator', reason: 'from the Temporal UI' });
-    await until(handle, (s) => s.paused && s.soakEndsAt === null, 'the soak to end while paused');
+    await waitForStatus(handle, (s) => s.paused && s.soakEndsAt === null, 'the soak to end while paused');
     await sleep(1_000);
     const held = await handle.query(statusQuery);
     expect(held).toMatchObject({ stageIndex: 0, percent: 10, paused: true, pausedBy: 'ui-operator' });
-    expect(await percentOf(flag)).toBe(10);
+    expect(await flagPercent(temporal.unleash, flag)).toBe(10);
 
     await handle.executeUpdate(resumeUpdate, { args: [{ actor: 'bob@ops' }] });
     expect((await handle.result()).outcome).toBe('completed');
@@ -109,7 +78,7 @@ test('pause (CLI) holds the ramp after the soak ends; a refused resume names why
     ['operator_pause', 'ui-operator'],
     ['operator_resume', 'bob@ops'],
   ]);
-  expect(await percentOf(flag)).toBe(100);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(100);
 });
 
 test('a stage marked approval waits for an operator; approving too early is refused', async () => {
@@ -121,16 +90,16 @@ test('a stage marked approval waits for an operator; approving too early is refu
     await expect(handle.executeUpdate(approveUpdate, { args: [{ actor: 'eager' }] })).rejects.toThrow(
       WorkflowUpdateFailedError,
     );
-    const waiting = await until(handle, (s) => s.awaitingApproval === 1, 'the approval wait');
+    const waiting = await waitForStatus(handle, (s) => s.awaitingApproval === 1, 'the approval wait');
     expect(waiting.percent).toBe(10);
-    expect(await percentOf(flag)).toBe(10);
-    expect(await cli('status', id)).toContain(
+    expect(await flagPercent(temporal.unleash, flag)).toBe(10);
+    expect(await runCliInProcess('status', id)).toContain(
       `WAITING     for approval of stage 2 (100%): rollout approve ${id}`,
     );
-    expect(await cli('approve', id)).toContain('approved');
+    expect(await runCliInProcess('approve', id)).toContain('approved');
     expect((await handle.result()).outcome).toBe('completed');
   });
-  expect(await percentOf(flag)).toBe(100);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(100);
   const kinds = (await listAuditEvents(database.db, id)).map((e) => e.kind);
   expect(kinds.indexOf('operator_approve')).toBeLessThan(kinds.lastIndexOf('stage_reached'));
 });
@@ -141,7 +110,7 @@ test('rollback (update) cuts a long soak short, sets the flag to 0 % and ends as
     { percent: 100, soak: '0s' },
   ]);
   await temporal.withWorker(database.db, async () => {
-    await until(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'the long soak');
+    await waitForStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'the long soak');
     await handle.executeUpdate(rollbackUpdate, { args: [{ actor: 'carol@ops', reason: 'p99 latency' }] });
     const result = await handle.result();
     expect(result).toMatchObject({
@@ -151,7 +120,7 @@ test('rollback (update) cuts a long soak short, sets the flag to 0 % and ends as
     });
     await expect(handle.executeUpdate(rollbackUpdate, { args: [{ actor: 'late' }] })).rejects.toThrow();
   });
-  expect(await percentOf(flag)).toBe(0);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(0);
   const audit = await listAuditEvents(database.db, id);
   expect(audit.map((e) => e.kind).slice(-6)).toEqual([
     'operator_rollback',

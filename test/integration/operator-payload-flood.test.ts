@@ -4,9 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
 import { getRun } from '../../db/rollout-runs';
-import { createProgram } from '../../src/cli/main';
 import { HISTORY_BYTES_BUDGET } from '../../workflows/history-budget';
-import { STATUS_MAX_BYTES, type RolloutStatus } from '../../workflows/rollout-status';
+import { STATUS_MAX_BYTES } from '../../workflows/rollout-status';
 import {
   approveSignal,
   pauseSignal,
@@ -17,6 +16,7 @@ import {
 } from '../../workflows';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
+import { flagPercent, runCliInProcess, waitForStatus } from '../helpers/rollout-test-helpers';
 
 /**
  * Findings 1 and 2 of the hardening issue, on the real stack: oversized operator payloads, an undecodable
@@ -69,24 +69,6 @@ async function start(): Promise<{
   return { handle, flag, id };
 }
 
-async function until(
-  handle: WorkflowHandle,
-  ready: (s: RolloutStatus) => boolean,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<RolloutStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await handle.query(statusQuery);
-    if (ready(status)) return status;
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what} (phase ${status.phase}, ignored ${status.ignored.count})`,
-      );
-    await sleep(100);
-  }
-}
-
 /** History of the current run once it is quiet: no activity pending and no change for a moment. */
 async function settledHistory(
   handle: WorkflowHandle,
@@ -107,21 +89,6 @@ async function settledHistory(
   }
   throw new Error('the history did not settle');
 }
-
-async function cli(...args: string[]): Promise<string> {
-  let out = '';
-  const program = createProgram();
-  program.commands.forEach((c) =>
-    c.configureOutput({ writeOut: (text) => (out += text), writeErr: (text) => (out += text) }),
-  );
-  await program.parseAsync(['node', 'rollout', ...args]);
-  return out;
-}
-
-const percentOf = (flag: string) =>
-  temporal.unleash
-    .readRollout({ project: 'default', environment: 'development', flag })
-    .then((r) => r.percent);
 
 /** Sends a signal whose payload no converter knows, as `temporal workflow signal --input-meta` would. */
 async function signalWithUnknownEncoding(workflowId: string, signalName: string): Promise<void> {
@@ -144,7 +111,7 @@ async function signalWithUnknownEncoding(workflowId: string, signalName: string)
 
 async function expectRolledBack(handle: WorkflowHandle<typeof RolloutWorkflow>, flag: string, id: string) {
   const asked = Date.now();
-  const output = await cli('rollback', id, '--reason', 'after the flood');
+  const output = await runCliInProcess('rollback', id, '--reason', 'after the flood');
   expect(output).toContain('rollback requested');
   const result = await Promise.race([
     handle.result(),
@@ -154,7 +121,7 @@ async function expectRolledBack(handle: WorkflowHandle<typeof RolloutWorkflow>, 
   ]);
   const seconds = (Date.now() - asked) / 1000;
   expect(result.outcome).toBe('rolled_back');
-  expect(await percentOf(flag)).toBe(0);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(0);
   expect((await getRun(database.db, id))?.state).toBe('rolled_back');
   return seconds;
 }
@@ -162,8 +129,8 @@ async function expectRolledBack(handle: WorkflowHandle<typeof RolloutWorkflow>, 
 test('three 1.8 MB reasons, a 1 MB actor and an undecodable payload are refused; rollback still works', async () => {
   const { handle, flag, id } = await start();
   await temporal.withWorker(database.db, async () => {
-    await until(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'stage 1');
-    expect(await percentOf(flag)).toBe(10);
+    await waitForStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'stage 1');
+    expect(await flagPercent(temporal.unleash, flag)).toBe(10);
     const before = await settledHistory(handle);
 
     for (let i = 0; i < 3; i++)
@@ -171,7 +138,7 @@ test('three 1.8 MB reasons, a 1 MB actor and an undecodable payload are refused;
     await handle.signal(resumeSignal, { actor: 'a'.repeat(1_000_000), reason: 'big actor' });
     await signalWithUnknownEncoding(id, 'pause');
 
-    const status = await until(handle, (s) => s.ignored.count === 5, 'five refused messages');
+    const status = await waitForStatus(handle, (s) => s.ignored.count === 5, 'five refused messages');
     const after = await settledHistory(handle);
     process.stderr.write(
       `[flood] history before ${before.bytes} B / ${before.events} events; after 3×1.8 MB reason, 1 MB actor, ` +
@@ -235,7 +202,7 @@ const operatorPayload = fc.oneof(
 test('property: any payload up to 2 MB adds a bounded amount of history; a flood past 50 MB continues as new; rollback still works', async () => {
   const { handle, flag, id } = await start();
   await temporal.withWorker(database.db, async () => {
-    await until(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'stage 1');
+    await waitForStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'stage 1');
     let measured = 0;
     let worst = 0;
     await fc.assert(
@@ -244,7 +211,7 @@ test('property: any payload up to 2 MB adds a bounded amount of history; a flood
         const ignoredBefore = (await handle.query(statusQuery)).ignored.count;
         // No stage waits for approval, so every approve is refused: for its payload or for the state.
         await handle.signal(approveSignal, payload as never);
-        await until(handle, (s) => s.ignored.count === ignoredBefore + 1, 'the refusal');
+        await waitForStatus(handle, (s) => s.ignored.count === ignoredBefore + 1, 'the refusal');
         const after = await settledHistory(handle);
         fc.pre(after.runId === before.runId); // a continue-as-new in between restarts the count
         const sent = Buffer.byteLength(JSON.stringify(payload) ?? '');
@@ -267,7 +234,7 @@ test('property: any payload up to 2 MB adds a bounded amount of history; a flood
     const ignoredBefore = (await handle.query(statusQuery)).ignored.count;
     for (let i = 1; i <= 28; i++) {
       await handle.signal(pauseSignal, { actor: 'flood', reason: 'f'.repeat(1_900_000) });
-      await until(handle, (s) => s.ignored.count === ignoredBefore + i, `flood signal ${i}`);
+      await waitForStatus(handle, (s) => s.ignored.count === ignoredBefore + i, `flood signal ${i}`);
     }
     const flooded = await handle.query(statusQuery);
     expect(flooded.continuedAsNew).toBeGreaterThanOrEqual(2);

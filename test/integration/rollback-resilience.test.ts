@@ -2,17 +2,16 @@ import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@t
 import { temporal as proto } from '@temporalio/proto';
 import { sql, type Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
 import { getRun } from '../../db/rollout-runs';
 import type { Database } from '../../db/schema';
 import { backupTableName, tableExists } from '../../db/table-backups';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { pauseUpdate, rollbackUpdate, RolloutWorkflow, statusQuery } from '../../workflows';
-import type { RolloutStatus } from '../../workflows/rollout-status';
 import { allRows, insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
+import { flagPercent, waitForStatus } from '../helpers/rollout-test-helpers';
 
 let temporal: TestTemporal;
 const databases: TestDatabase[] = [];
@@ -56,11 +55,6 @@ const templates = (db: Kysely<Database>) =>
 
 const keys = (db: Kysely<Database>) => allRows(db).then((rows) => rows.map((r) => String(r.key)).sort());
 
-const percentOf = (flag: string) =>
-  temporal.unleash
-    .readRollout({ project: 'default', environment: 'development', flag })
-    .then((r) => r.percent);
-
 async function start(
   rolloutId: string,
   plan: RolloutPlanInput,
@@ -70,24 +64,6 @@ async function start(
     taskQueue: temporal.taskQueue,
     args: [{ rolloutId, plan, requestedBy: 'jest@resilience' }],
   });
-}
-
-/** Polls the status query; a rollout that ends first, or never gets there, fails with what it was doing. */
-async function until(
-  handle: WorkflowHandle,
-  ready: (s: RolloutStatus) => boolean,
-  what: string,
-): Promise<RolloutStatus> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const status = await handle.query(statusQuery);
-    if (ready(status)) return status;
-    if (status.outcome !== 'running')
-      throw new Error(`rollout ended ${status.outcome} before ${what}: ${status.error}`);
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what} (phase ${status.phase}, stage ${status.stageIndex})`);
-    await sleep(100);
-  }
 }
 
 /** The error a workflow run ended with (it must have failed). */
@@ -141,8 +117,8 @@ test('one compensation fails, the rest still run: rollback_failed, flag at 0 %, 
 
   await temporal.withWorker(db, async () => {
     const handle = await start(rolloutId, dataPlan(flag));
-    await until(handle, (s) => s.stageIndex === 0, 'stage 1');
-    expect(await percentOf(flag)).toBe(10);
+    await waitForStatus(handle, (s) => s.stageIndex === 0, 'stage 1');
+    expect(await flagPercent(temporal.unleash, flag)).toBe(10);
     // Both data phases changed something, so each restore has work to do.
     expect(await keys(db)).not.toEqual(keysBefore);
     expect(await templates(db)).not.toEqual(templatesBefore);
@@ -181,7 +157,7 @@ test('one compensation fails, the rest still run: rollback_failed, flag at 0 %, 
     });
   });
 
-  expect(await percentOf(flag)).toBe(0);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(0);
   expect(await templates(db)).toEqual(templatesBefore);
   // Left undone, as reported: the keys keep their migrated spelling.
   expect(await keys(db)).not.toEqual(keysBefore);
@@ -207,8 +183,8 @@ test('one compensation fails, the rest still run: rollback_failed, flag at 0 %, 
   await temporal.withWorker(db, async () => {
     const next = await start(nextId, dataPlan(flag));
     // Past preflight and through its own backup and data phases, on the tables the failed rollback left.
-    await until(next, (s) => s.stageIndex === 0, 'stage 1 of the new rollout');
-    expect(await percentOf(flag)).toBe(10);
+    await waitForStatus(next, (s) => s.stageIndex === 0, 'stage 1 of the new rollout');
+    expect(await flagPercent(temporal.unleash, flag)).toBe(10);
     await next.executeUpdate(rollbackUpdate, { args: [{ actor: 'dana@ops', reason: 'only a check' }] });
     expect((await next.result()).outcome).toBe('rolled_back');
   });
@@ -216,7 +192,7 @@ test('one compensation fails, the rest still run: rollback_failed, flag at 0 %, 
   expect(nextAudit).toContain('preflight_passed');
   expect(nextAudit.at(-1)).toBe('rolled_back');
   expect((await getRun(db, nextId))?.state).toBe('rolled_back');
-  expect(await percentOf(flag)).toBe(0);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(0);
 });
 
 test('a compensation that fails in the middle does not stop the ones after it', async () => {
@@ -230,7 +206,7 @@ test('a compensation that fails in the middle does not stop the ones after it', 
 
   await temporal.withWorker(db, async () => {
     const handle = await start(rolloutId, dataPlan(flag));
-    await until(handle, (s) => s.stageIndex === 0, 'stage 1');
+    await waitForStatus(handle, (s) => s.stageIndex === 0, 'stage 1');
     expect(await allRows(db)).not.toEqual(configBefore);
 
     // The fault: the templates' backup, whose restore runs before the keys' one, disappears.
@@ -250,7 +226,7 @@ test('a compensation that fails in the middle does not stop the ones after it', 
   // The key restore, after the failed one, still ran: every runtime_config row is back exactly.
   expect(await allRows(db)).toEqual(configBefore);
   expect(await templates(db)).not.toEqual(templatesBefore);
-  expect(await percentOf(flag)).toBe(0);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(0);
   const kinds = (await listAuditEvents(db, rolloutId)).map((e) => e.kind);
   expect(kinds.slice(-5)).toEqual([
     'rollback_started',
@@ -279,7 +255,7 @@ test('an operator action after a reset is in the audit log', async () => {
 
   await temporal.withWorker(db, async () => {
     const first = await start(rolloutId, plan);
-    await until(first, (s) => s.stageIndex === 0, 'stage 1');
+    await waitForStatus(first, (s) => s.stageIndex === 0, 'stage 1');
     const oldRunId = (await first.describe()).runId;
     await expect(
       first.executeUpdate(pauseUpdate, { args: [{ actor: 'before-reset', reason: 'hold' }] }),
@@ -308,7 +284,7 @@ test('an operator action after a reset is in the audit log', async () => {
     const abandoned = await temporal.client.workflow.getHandle(rolloutId, oldRunId).describe();
     expect(abandoned.status.name).toBe('TERMINATED');
 
-    const again = await until(latest, (s) => s.stageIndex === 0, 'stage 1 of the new run');
+    const again = await waitForStatus(latest, (s) => s.stageIndex === 0, 'stage 1 of the new run');
     expect(again).toMatchObject({ paused: false, pausedBy: null, outcome: 'running' });
     await expect(
       latest.executeUpdate(pauseUpdate, { args: [{ actor: 'after-reset', reason: 'hold again' }] }),
@@ -325,7 +301,7 @@ test('an operator action after a reset is in the audit log', async () => {
     expect((await latest.result()).outcome).toBe('rolled_back');
   });
 
-  expect(await percentOf(flag)).toBe(0);
+  expect(await flagPercent(temporal.unleash, flag)).toBe(0);
   expect((await getRun(db, rolloutId))?.state).toBe('rolled_back');
   expect((await listAuditEvents(db, rolloutId)).map((e) => e.kind).slice(-3)).toEqual([
     'rollback_started',

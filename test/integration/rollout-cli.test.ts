@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -9,12 +9,11 @@ import packageJson from '../../package.json';
 import { createProgram } from '../../src/cli/main';
 import { projectRoot } from '../../src/config/load-dotenv';
 import { PlanError } from '../../src/plan/rollout-plan';
-import { statusQuery } from '../../workflows/rollout-messages';
-import type { RolloutStatus } from '../../workflows/rollout-status';
 import type { RolloutWorkflow } from '../../workflows/rollout-workflow';
 import { tcpListenAddresses } from '../helpers/listening-sockets';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
+import { waitForStatus } from '../helpers/rollout-test-helpers';
 
 interface CliRun {
   out: string;
@@ -119,20 +118,6 @@ async function unusedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-async function untilStatus(
-  handle: WorkflowHandle<typeof RolloutWorkflow>,
-  ready: (status: RolloutStatus) => boolean,
-  what: string,
-): Promise<RolloutStatus> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const status = await handle.query(statusQuery);
-    if (ready(status)) return status;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (phase ${status.phase})`);
-    await sleep(200);
-  }
 }
 
 /** Sets environment variables for the duration of `work`, then restores them exactly. */
@@ -355,7 +340,7 @@ describe('exit codes of the real CLI process', () => {
       const started = await cliProcess(['start', file, '--id', id], env).exited;
       expect(started.code).toBe(0);
       const handle = temporal.client.workflow.getHandle<typeof RolloutWorkflow>(id);
-      await untilStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'the 10 % soak');
+      await waitForStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'the 10 % soak');
 
       const watch = cliProcess(['watch', id], env);
       const resume = await cliProcess(['resume', id], env).exited;

@@ -7,11 +7,11 @@ import { fingerprintTable } from '../../db/table-backups';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { RolloutWorkflow, statusQuery } from '../../workflows';
-import type { RolloutStatus } from '../../workflows/rollout-status';
 import { insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
 import { evaluateOncePropagated } from '../helpers/unleash-evaluation';
+import { waitForStatus } from '../helpers/rollout-test-helpers';
 
 const USERS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 const STAGES = [10, 50, 100];
@@ -51,23 +51,6 @@ function plan(flag: string, soak: string): RolloutPlanInput {
   };
 }
 
-async function waitForStatus(
-  query: () => Promise<RolloutStatus>,
-  ready: (status: RolloutStatus) => boolean,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<RolloutStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await query();
-    if (ready(status)) return status;
-    if (status.outcome !== 'running')
-      throw new Error(`rollout ended ${status.outcome} (${status.error}) while waiting for ${what}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last phase ${status.phase}`);
-    await sleep(100);
-  }
-}
-
 test('a rollout backs up, ramps the real Unleash flag stage by stage with growing cohorts, and completes', async () => {
   const flag = `it-ramp-${uniqueSuffix()}`;
   const rolloutId = `r-${uniqueSuffix()}`;
@@ -83,11 +66,7 @@ test('a rollout backs up, ramps the real Unleash flag stage by stage with growin
 
     let previouslyEnabled = new Set<string>();
     for (const [index, percent] of STAGES.entries()) {
-      await waitForStatus(
-        () => handle.query(statusQuery),
-        (s) => s.stageIndex === index,
-        `stage ${index + 1}`,
-      );
+      await waitForStatus(handle, (s) => s.stageIndex === index, `stage ${index + 1}`);
 
       const readback = await temporal.unleash.readRollout({
         project: 'default',
@@ -177,11 +156,7 @@ test('a second rollout of the same flag is refused, and cancelling the first rol
       taskQueue: temporal.taskQueue,
       args: [{ rolloutId: first, plan: plan(flag, '10m'), requestedBy: 'jest@test' }],
     });
-    await waitForStatus(
-      () => handle.query(statusQuery),
-      (s) => s.stageIndex === 0,
-      'first stage',
-    );
+    await waitForStatus(handle, (s) => s.stageIndex === 0, 'first stage');
 
     const refused = temporal.client.workflow.execute(RolloutWorkflow, {
       workflowId: second,
