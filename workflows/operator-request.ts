@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isUndecodablePayload } from '../src/temporal/tolerant-payload-converter';
+import { UndecodablePayload } from '../src/temporal/tolerant-payload-converter';
 
 /** Longest `actor` an operator message may carry (user@host, an email, a UI user name). */
 export const MAX_ACTOR_CHARS = 200;
@@ -72,7 +72,7 @@ export type OperatorRequestReading =
  * readOperatorRequest({ reason: 'x'.repeat(2_000_000) }).ok;      // false: "reason is longer than 1000 characters"
  */
 export function readOperatorRequest(raw: unknown): OperatorRequestReading {
-  if (isUndecodablePayload(raw)) {
+  if (raw instanceof UndecodablePayload) {
     return {
       ok: false,
       problem: `the payload could not be decoded (encoding ${raw.encoding})`,

@@ -114,6 +114,8 @@ export const MAX_STATUS_EVENTS = 30;
 /** Longest event message kept in the status (the audit log has the full, already bounded, details). */
 export const MAX_EVENT_MESSAGE_CHARS = 400;
 export const MAX_IGNORED_SHOWN = 5;
+/** Longest description of a refused message (in the status and the audit log). */
+export const MAX_IGNORED_MESSAGE_CHARS = 300;
 
 /** The small answer of every operator update: enough to print a line, never the whole status. */
 export interface OperatorAnswer {

@@ -36,6 +36,7 @@ import {
 } from './rollout-messages';
 import {
   MAX_EVENT_MESSAGE_CHARS,
+  MAX_IGNORED_MESSAGE_CHARS,
   MAX_IGNORED_SHOWN,
   MAX_STATUS_EVENTS,
   type CarriedRollback,
@@ -123,13 +124,11 @@ function parsePlanOrFail(input: RolloutInput): RolloutPlan {
   }
 }
 
-const bounded = boundedText;
 /** The message that says what went wrong: an activity's own error, not the wrapper's "Activity task failed". */
 const errorText = (error: unknown) => {
   const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;
-  return bounded(cause instanceof Error ? cause.message : String(cause), MAX_EVENT_MESSAGE_CHARS);
+  return boundedText(cause instanceof Error ? cause.message : String(cause), MAX_EVENT_MESSAGE_CHARS);
 };
-const printableName = (name: string) => bounded(name, 64);
 
 function initialStatus(input: RolloutInput, plan: RolloutPlan): RolloutStatus {
   return {
@@ -182,7 +181,11 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
 
   let claimed = carried !== undefined;
   const note = (kind: string, message: string) => {
-    status.events.push({ at: workflowNowIso(), kind, message: bounded(message, MAX_EVENT_MESSAGE_CHARS) });
+    status.events.push({
+      at: workflowNowIso(),
+      kind,
+      message: boundedText(message, MAX_EVENT_MESSAGE_CHARS),
+    });
     if (status.events.length > MAX_STATUS_EVENTS)
       status.events.splice(0, status.events.length - MAX_STATUS_EVENTS);
   };
@@ -259,7 +262,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   };
   /** A message the workflow will not act on: counted and noted by type and size, never copied. */
   const ignore = (what: string, why: string) => {
-    const message = bounded(`${what} ignored: ${why}`, 300);
+    const message = boundedText(`${what} ignored: ${why}`, MAX_IGNORED_MESSAGE_CHARS);
     status.ignored.count += 1;
     status.ignored.last.push({ at: workflowNowIso(), kind: 'ignored', message });
     if (status.ignored.last.length > MAX_IGNORED_SHOWN) status.ignored.last.shift();
@@ -337,7 +340,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   handle('rollback', rollbackSignal, rollbackUpdate);
   // Without this, a signal nobody handles would be buffered in memory for the rest of the run.
   setDefaultSignalHandler((signalName: string) =>
-    ignore(`signal "${printableName(signalName)}"`, 'no such signal (pause, resume, approve, rollback)'),
+    ignore(`signal "${boundedText(signalName, 64)}"`, 'no such signal (pause, resume, approve, rollback)'),
   );
 
   // --- Waiting without letting the history grow past its limit ----------------------------------------

@@ -40,7 +40,7 @@ function describeEncoding(payload: Payload): string {
  *
  * @example
  * const marker = payloadConverter.fromPayload({ metadata: { encoding: bytes('x/unknown') }, data: bytes('?') });
- * isUndecodablePayload(marker); // true
+ * marker instanceof UndecodablePayload; // true
  */
 export const payloadConverter: PayloadConverter = {
   toPayload: (value, context, hint) => defaultPayloadConverter.toPayload(value, context, hint),
@@ -52,7 +52,3 @@ export const payloadConverter: PayloadConverter = {
     }
   },
 };
-
-export function isUndecodablePayload(value: unknown): value is UndecodablePayload {
-  return value instanceof UndecodablePayload;
-}
