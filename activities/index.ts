@@ -1,15 +1,24 @@
 import type { ActivityDeps } from './activity-deps';
-import { backupTable, type BackupTableInput } from './backup-table';
-import { claimRollout, type ClaimRolloutInput } from './claim-rollout';
-import { migrateKeys, type MigrateKeysInput } from './migrate-keys';
-import { migrateTemplates, type MigrateTemplatesInput } from './migrate-templates';
-import { preflight } from './preflight';
-import { recordEvent, type RecordEventInput } from './record-event';
-import { restoreTable, type RestoreTableInput } from './restore-table';
-import { restoreTemplates, type RestoreTemplatesInput } from './restore-templates';
-import { rollbackModelSeeding, type RollbackModelSeedingInput } from './rollback-model-seeding';
-import { seedModels, type SeedModelsInput } from './seed-models';
-import { setFlagPercent, type SetFlagPercentInput } from './set-flag-percent';
+import { backupTable, type BackupTableInput } from './backup/backup-table-activity';
+import { claimRollout, type ClaimRolloutInput } from './rollout-record/claim-rollout-activity';
+import { migrateKeys, type MigrateKeysInput } from './key-migration/migrate-keys-activity';
+import {
+  migrateTemplates,
+  type MigrateTemplatesInput,
+} from './template-migration/migrate-templates-activity';
+import { preflight } from './preflight/preflight-activity';
+import { recordEvent, type RecordEventInput } from './rollout-record/record-event-activity';
+import { restoreTable, type RestoreTableInput } from './key-migration/restore-keys-activity';
+import {
+  restoreTemplates,
+  type RestoreTemplatesInput,
+} from './template-migration/restore-templates-activity';
+import {
+  rollbackModelSeeding,
+  type RollbackModelSeedingInput,
+} from './model-seeding/rollback-model-seeding-activity';
+import { seedModels, type SeedModelsInput } from './model-seeding/seed-models-activity';
+import { setFlagPercent, type SetFlagPercentInput } from './flag/set-flag-percent-activity';
 import type { RolloutPlan } from '../src/plan/rollout-plan';
 
 export type { ActivityDeps } from './activity-deps';

@@ -1,5 +1,19 @@
 import type { ColumnType, Selectable } from 'kysely';
-import type { ModelCatalogTable } from './schema';
+
+/** Written by Postgres defaults and read back as `Date` (as in db/schema.ts, kept here to avoid a circle). */
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+
+/** The model catalogue, natural key (provider, model_id). */
+export interface ModelCatalogTable {
+  provider: string;
+  model_id: string;
+  display_name: string;
+  context_window: number;
+  max_output_tokens: number;
+  capabilities: ColumnType<string[], string, string>;
+  deprecated_on: ColumnType<string | null, string | null | undefined, string | null>;
+  updated_at: UpdatedAt;
+}
 
 /** A `model_catalog` row as `to_jsonb` renders it: dates and timestamps are strings. */
 export type ModelCatalogJsonRow = { [K in keyof Selectable<ModelCatalogTable>]: unknown };

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { toSnakeCase } from '../src/naming/to-snake-case';
-import { serializeValue, type ConfigValue } from '../src/reader/typed-value';
+import { serializeValue, type ConfigValue } from '../src/config-values/typed-value';
 import type { SecretBox } from '../src/secrets/secret-box';
 import { isSecretKey } from '../src/secrets/secret-keys';
 import type { Database, RuntimeConfigRow, ValueType } from './schema';

@@ -1,12 +1,11 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
-import type { ModelSeedingTables } from './model-seeding-schema';
+import type { ValueType } from '../src/config-values/typed-value';
+import type { ModelCatalogTable, ModelSeedingTables } from './model-seeding-schema';
 import type { TemplateMigrationTables } from './template-quarantine-schema';
 
 /** Timestamps are written by Postgres defaults and read back as `Date`. */
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
-
-export type ValueType = 'string' | 'number' | 'boolean' | 'json' | 'secret';
 
 /** One configuration value; `user_id` NULL is the global value of the key. */
 export interface RuntimeConfigTable {
@@ -24,17 +23,6 @@ export interface PromptTemplatesTable {
   name: string;
   body: string;
   llm_preferences: ColumnType<Record<string, unknown>, string | undefined, string>;
-  updated_at: UpdatedAt;
-}
-
-export interface ModelCatalogTable {
-  provider: string;
-  model_id: string;
-  display_name: string;
-  context_window: number;
-  max_output_tokens: number;
-  capabilities: ColumnType<string[], string, string>;
-  deprecated_on: ColumnType<string | null, string | null | undefined, string | null>;
   updated_at: UpdatedAt;
 }
 
@@ -77,6 +65,8 @@ export interface RolloutBackupsTable {
   checksum: string;
   verified_at: CreatedAt;
 }
+
+export type { ModelCatalogTable, ValueType };
 
 /** Every table; the seeding and template-migration ledgers' types live beside their code. */
 export interface Database extends ModelSeedingTables, TemplateMigrationTables {

@@ -1,7 +1,7 @@
-import type { PreflightReport } from '../activities/preflight';
-import type { KeyMigrationReport } from '../db/key-migration';
-import type { TemplateMigrationReport } from '../db/template-migration';
-import type { BackupResult } from '../db/table-backups';
+import type { PreflightReport } from '../activities/preflight/preflight-activity';
+import type { KeyMigrationReport } from '../activities/key-migration/key-migration';
+import type { TemplateMigrationReport } from '../activities/template-migration/template-migration';
+import type { BackupResult } from '../activities/backup/table-backups';
 import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
 
 /** Phases in SPEC §5 order; the data phases of later issues slot in between backup and ramp. */

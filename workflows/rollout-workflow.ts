@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { RolloutActivities } from '../activities';
-import type { RecordEventInput } from '../activities/record-event';
+import type { RecordEventInput } from '../activities/rollout-record/record-event-activity';
 import { ROLLOUT_ID } from '../src/plan/rollout-id';
 import { parseRolloutPlan, PlanError, type RolloutPlan } from '../src/plan/rollout-plan';
 import { ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../src/temporal/search-attributes';

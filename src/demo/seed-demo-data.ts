@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { NORMALIZATION_BYPASS_SETTING } from '../../db/key-migration';
+import { NORMALIZATION_BYPASS_SETTING } from '../../activities/key-migration/key-migration';
 import type { Database, NewRuntimeConfigRow } from '../../db/schema';
 
 /**

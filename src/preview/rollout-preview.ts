@@ -1,8 +1,14 @@
 import { sql, type Kysely } from 'kysely';
-import { previewKeyMigration, type KeyMigrationPreview } from '../../db/key-migration-preview';
+import {
+  previewKeyMigration,
+  type KeyMigrationPreview,
+} from '../../activities/key-migration/key-migration-preview';
 import type { Database } from '../../db/schema';
-import { tableExists } from '../../db/table-backups';
-import { previewTemplateMigration, type TemplateMigrationPreview } from '../../db/template-migration';
+import { tableExists } from '../../activities/backup/table-backups';
+import {
+  previewTemplateMigration,
+  type TemplateMigrationPreview,
+} from '../../activities/template-migration/template-migration';
 import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
 import { HttpError } from '../http/fetch-json';
 import type { RolloutPlan } from '../plan/rollout-plan';
@@ -16,7 +22,7 @@ import {
   MODEL_FIXTURE_PATH,
   previewModelSeeding,
   type ModelSeedingPreview,
-} from './model-catalog-preview';
+} from '../../activities/model-seeding/model-catalog-preview';
 
 /** The oldest PostgreSQL the rollout runs on (`UNIQUE NULLS NOT DISTINCT` needs 15); same as the preflight. */
 export const MIN_POSTGRES_MAJOR = 15;

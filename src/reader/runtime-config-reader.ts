@@ -10,7 +10,7 @@ import { ConfigCache } from './config-cache';
 import type { Invalidation, InvalidationTransport } from './invalidation-transport';
 import { createReaderMetrics } from './reader-metrics';
 import { silentLogger, type ReaderLogger } from './reader-logger';
-import { ConfigValueError, parseStoredValue, type ConfigValue } from './typed-value';
+import { ConfigValueError, parseStoredValue, type ConfigValue } from '../config-values/typed-value';
 import { withTimeout } from './with-timeout';
 
 export interface GetOptions {

@@ -13,7 +13,7 @@ import type { ApiScope, ServiceApiToken } from '../config/service-api-tokens';
 import type { UnifiedConfigFlag } from '../flags/unified-config-flag';
 import type { Invalidation } from '../reader/invalidation-transport';
 import type { RuntimeConfigReader } from '../reader/runtime-config-reader';
-import { ConfigValueError } from '../reader/typed-value';
+import { ConfigValueError } from '../config-values/typed-value';
 import { SecretDecryptionError, type SecretBox } from '../secrets/secret-box';
 import { warmUpCache, type WarmUpOptions } from './cache-warm-up';
 import { createCallerAuthenticator, requireAnyScope, requireScope, type Caller } from './caller-auth';

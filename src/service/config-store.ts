@@ -3,7 +3,7 @@ import { setConfig, type SetConfigResult } from '../../db/runtime-config-queries
 import type { Database, ValueType } from '../../db/schema';
 import type { Invalidation } from '../reader/invalidation-transport';
 import type { RuntimeConfigReader } from '../reader/runtime-config-reader';
-import { ConfigValueError, serializeValue, type ConfigValue } from '../reader/typed-value';
+import { ConfigValueError, serializeValue, type ConfigValue } from '../config-values/typed-value';
 import { withTimeout } from '../reader/with-timeout';
 import type { SecretBox } from '../secrets/secret-box';
 import { inferValueType, type ConfigWrite } from './config-write-body';

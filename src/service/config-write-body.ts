@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ValueType } from '../../db/schema';
 import { toSnakeCase } from '../naming/to-snake-case';
-import type { ConfigValue } from '../reader/typed-value';
+import type { ConfigValue } from '../config-values/typed-value';
 import { formatZodIssues } from '../schemas/generation-params';
 import { ServiceError } from './service-error';
 

@@ -1,5 +1,5 @@
 import type { ValueType } from '../../db/schema';
-import type { ConfigValue } from '../reader/typed-value';
+import type { ConfigValue } from '../config-values/typed-value';
 import { LlmParams } from '../schemas/generation-params';
 import { inferValueType } from './config-write-body';
 

@@ -4,9 +4,9 @@ import {
   NORMALIZATION_BYPASS_SETTING,
   RENAME_PATTERN,
   runKeyMigration,
-} from '../../db/key-migration';
+} from '../../activities/key-migration/key-migration';
 import type { Database } from '../../db/schema';
-import { fingerprintTable, type TableFingerprint } from '../../db/table-backups';
+import { fingerprintTable, type TableFingerprint } from '../../activities/backup/table-backups';
 import { backupRuntimeConfig, generateLegacyData } from '../helpers/config-fixtures';
 import { createTestDatabase } from '../helpers/test-database';
 

@@ -4,9 +4,9 @@ import {
   NORMALIZATION_BYPASS_SETTING,
   discardedRowsTableName,
   runKeyMigration,
-} from '../../db/key-migration';
-import { fingerprintTable } from '../../db/table-backups';
-import { restoreTable } from '../../db/table-restore';
+} from '../../activities/key-migration/key-migration';
+import { fingerprintTable } from '../../activities/backup/table-backups';
+import { restoreTable } from '../../activities/key-migration/key-restore';
 import { backupRuntimeConfig, generateLegacyData } from '../helpers/config-fixtures';
 import { createTestDatabase } from '../helpers/test-database';
 

@@ -3,9 +3,12 @@ import { loadavg } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import { claimRun } from '../../db/rollout-runs';
 import type { Database } from '../../db/schema';
-import { backupTable } from '../../db/table-backups';
-import { runTemplateMigration, type TemplateMigrationReport } from '../../db/template-migration';
-import { restoreTemplates } from '../../db/template-restore';
+import { backupTable } from '../../activities/backup/table-backups';
+import {
+  runTemplateMigration,
+  type TemplateMigrationReport,
+} from '../../activities/template-migration/template-migration';
+import { restoreTemplates } from '../../activities/template-migration/template-restore';
 import { KNOWN_LLM_PARAM_FIELDS } from '../../src/schemas/generation-params';
 import { createTestDatabase } from '../helpers/test-database';
 

@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import { NORMALIZATION_BYPASS_SETTING } from '../../db/key-migration';
+import { NORMALIZATION_BYPASS_SETTING } from '../../activities/key-migration/key-migration';
 import { claimRun } from '../../db/rollout-runs';
 import type { Database, ValueType } from '../../db/schema';
-import { backupTable, type BackupResult } from '../../db/table-backups';
+import { backupTable, type BackupResult } from '../../activities/backup/table-backups';
 
 /** A legacy runtime_config row as it may exist before the key migration (any key spelling, duplicates). */
 export interface LegacyRow {

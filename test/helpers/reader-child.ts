@@ -9,7 +9,7 @@ import { createDatabase } from '../../db/create-database';
 import { createPostgresNotifyTransport } from '../../src/reader/postgres-notify-transport';
 import { createRedisTransport } from '../../src/reader/redis-transport';
 import type { InvalidationTransport } from '../../src/reader/invalidation-transport';
-import type { ConfigValue } from '../../src/reader/typed-value';
+import type { ConfigValue } from '../../src/config-values/typed-value';
 import { createRuntimeConfigReader } from '../../src/reader/runtime-config-reader';
 import { monotonicMs, type ReaderChildConfig, type ReaderChildLine } from './reader-process';
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { ConfigValue } from '../../src/reader/typed-value';
+import type { ConfigValue } from '../../src/config-values/typed-value';
 
 export interface ReaderChildConfig {
   databaseUrl: string;

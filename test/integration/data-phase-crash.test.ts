@@ -1,8 +1,12 @@
 import { sql, type RawBuilder } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
-import { KEY_UNIQUE_CONSTRAINT, discardedRowsTableName, uniqueIndexState } from '../../db/key-migration';
-import { fingerprintTable, type TableFingerprint } from '../../db/table-backups';
+import {
+  KEY_UNIQUE_CONSTRAINT,
+  discardedRowsTableName,
+  uniqueIndexState,
+} from '../../activities/key-migration/key-migration';
+import { fingerprintTable, type TableFingerprint } from '../../activities/backup/table-backups';
 import { RolloutWorkflow } from '../../workflows';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import type { RolloutStatus } from '../../workflows/rollout-status';

@@ -9,10 +9,13 @@ import { noopMetricMeter } from '@temporalio/common';
 import { sql } from 'kysely';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities/activity-deps';
-import { migrateKeys } from '../../activities/migrate-keys';
-import { restoreTable } from '../../activities/restore-table';
-import { KEY_UNIQUE_CONSTRAINT, type KeyMigrationProgress } from '../../db/key-migration';
-import { fingerprintTable } from '../../db/table-backups';
+import { migrateKeys } from '../../activities/key-migration/migrate-keys-activity';
+import { restoreTable } from '../../activities/key-migration/restore-keys-activity';
+import {
+  KEY_UNIQUE_CONSTRAINT,
+  type KeyMigrationProgress,
+} from '../../activities/key-migration/key-migration';
+import { fingerprintTable } from '../../activities/backup/table-backups';
 import { backupRuntimeConfig, generateLegacyData } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 

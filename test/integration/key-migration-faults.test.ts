@@ -6,9 +6,9 @@ import {
   runKeyMigration,
   type KeyMigrationProgress,
   type KeyMigrationReport,
-} from '../../db/key-migration';
+} from '../../activities/key-migration/key-migration';
 import type { Database } from '../../db/schema';
-import { fingerprintTable } from '../../db/table-backups';
+import { fingerprintTable } from '../../activities/backup/table-backups';
 import { backupRuntimeConfig, generateLegacyData } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 

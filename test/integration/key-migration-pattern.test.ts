@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import { RENAME_PATTERN } from '../../db/key-migration';
+import { RENAME_PATTERN } from '../../activities/key-migration/key-migration';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 // The rename batches and the verification trust `key collate "C" ~ RENAME_PATTERN` to pick exactly the keys

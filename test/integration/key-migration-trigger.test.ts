@@ -1,6 +1,9 @@
 import { sql } from 'kysely';
 import pg from 'pg';
-import { KEY_UNIQUE_CONSTRAINT, NORMALIZATION_BYPASS_SETTING } from '../../db/key-migration';
+import {
+  KEY_UNIQUE_CONSTRAINT,
+  NORMALIZATION_BYPASS_SETTING,
+} from '../../activities/key-migration/key-migration';
 import { allRows, insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 

@@ -11,8 +11,8 @@ import {
   runKeyMigration,
   uniqueIndexState,
   type KeyMigrationProgress,
-} from '../../db/key-migration';
-import { fingerprintTable } from '../../db/table-backups';
+} from '../../activities/key-migration/key-migration';
+import { fingerprintTable } from '../../activities/backup/table-backups';
 import {
   allRows,
   backupRuntimeConfig,

@@ -5,8 +5,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities/activity-deps';
-import { rollbackModelSeeding as rollbackActivity } from '../../activities/rollback-model-seeding';
-import { MODEL_FIXTURE, seedModels } from '../../activities/seed-models';
+import { rollbackModelSeeding as rollbackActivity } from '../../activities/model-seeding/rollback-model-seeding-activity';
+import { MODEL_FIXTURE, seedModels } from '../../activities/model-seeding/seed-models-activity';
 import { modelKey, parseModelFixture, type ModelCatalogEntry } from '../../db/fixtures/model-catalog-schema';
 import { createDatabase } from '../../db/create-database';
 import { createDatabaseIfMissing, dropDatabase } from '../../db/database-admin';
@@ -15,7 +15,7 @@ import {
   rollbackModelSeeding,
   seedModelCatalog,
   SeedingRolledBackError,
-} from '../../db/model-catalog-seeding';
+} from '../../activities/model-seeding/model-catalog-seeding';
 import type { ModelSeedingTables } from '../../db/model-seeding-schema';
 import { claimRun } from '../../db/rollout-runs';
 import type { Database } from '../../db/schema';

@@ -6,7 +6,7 @@ import type { Database } from '../../db/schema';
 import { toSnakeCase } from '../../src/naming/to-snake-case';
 import { createPostgresNotifyTransport } from '../../src/reader/postgres-notify-transport';
 import { createRuntimeConfigReader, type RuntimeConfigReader } from '../../src/reader/runtime-config-reader';
-import { ConfigValueError } from '../../src/reader/typed-value';
+import { ConfigValueError } from '../../src/config-values/typed-value';
 import type { Invalidation } from '../../src/reader/invalidation-transport';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import { eventually, startReaderProcess, type ReaderProcess } from '../helpers/reader-process';

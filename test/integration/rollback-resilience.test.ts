@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { listAuditEvents } from '../../db/audit-events';
 import { getRun } from '../../db/rollout-runs';
 import type { Database } from '../../db/schema';
-import { backupTableName, tableExists } from '../../db/table-backups';
+import { backupTableName, tableExists } from '../../activities/backup/table-backups';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { pauseUpdate, rollbackUpdate, RolloutWorkflow, statusQuery } from '../../workflows';
 import { allRows, insertLegacyRows } from '../helpers/config-fixtures';

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
 import { getRun } from '../../db/rollout-runs';
-import { fingerprintTable } from '../../db/table-backups';
+import { fingerprintTable } from '../../activities/backup/table-backups';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { RolloutWorkflow, statusQuery } from '../../workflows';

@@ -4,9 +4,9 @@ import {
   NORMALIZATION_BYPASS_SETTING,
   discardedRowsTableName,
   runKeyMigration,
-} from '../../db/key-migration';
-import { backupTableName, fingerprintTable, findBackupRecord } from '../../db/table-backups';
-import { restoreTable } from '../../db/table-restore';
+} from '../../activities/key-migration/key-migration';
+import { backupTableName, fingerprintTable, findBackupRecord } from '../../activities/backup/table-backups';
+import { restoreTable } from '../../activities/key-migration/key-restore';
 import { allRows, backupRuntimeConfig, insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 

@@ -4,9 +4,13 @@ import {
   NORMALIZATION_BYPASS_SETTING,
   discardedRowsTableName,
   runKeyMigration,
-} from '../../db/key-migration';
-import { fingerprintTable, findBackupRecord } from '../../db/table-backups';
-import { restoreTable, type RestoreReport, type RestoreSpec } from '../../db/table-restore';
+} from '../../activities/key-migration/key-migration';
+import { fingerprintTable, findBackupRecord } from '../../activities/backup/table-backups';
+import {
+  restoreTable,
+  type RestoreReport,
+  type RestoreSpec,
+} from '../../activities/key-migration/key-restore';
 import {
   allRows,
   backupRuntimeConfig,

@@ -10,22 +10,22 @@ import fc from 'fast-check';
 import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities/activity-deps';
-import { migrateTemplates } from '../../activities/migrate-templates';
+import { migrateTemplates } from '../../activities/template-migration/migrate-templates-activity';
 import { createDatabase } from '../../db/create-database';
 import { claimRun } from '../../db/rollout-runs';
 import type { Database } from '../../db/schema';
-import { backupTable, backupTableName, fingerprintTable } from '../../db/table-backups';
+import { backupTable, backupTableName, fingerprintTable } from '../../activities/backup/table-backups';
 import {
   MissingTemplateBackupError,
   OnInvalidMismatchError,
   TemplateMigrationRolledBackError,
   runTemplateMigration,
   type TemplateMigrationProgress,
-} from '../../db/template-migration';
+} from '../../activities/template-migration/template-migration';
 import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
-import { restoreTemplates } from '../../db/template-restore';
+import { restoreTemplates } from '../../activities/template-migration/template-restore';
 import { KNOWN_LLM_PARAM_FIELDS } from '../../src/schemas/generation-params';
-import { normalizeLlmPreferences } from '../../src/templates/normalize-llm-preferences';
+import { normalizeLlmPreferences } from '../../activities/template-migration/normalize-llm-preferences';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 let t: TestDatabase;

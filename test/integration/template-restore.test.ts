@@ -3,12 +3,18 @@ import { noopMetricMeter } from '@temporalio/common';
 import { sql } from 'kysely';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities/activity-deps';
-import { restoreTemplates as restoreActivity } from '../../activities/restore-templates';
+import { restoreTemplates as restoreActivity } from '../../activities/template-migration/restore-templates-activity';
 import { claimRun } from '../../db/rollout-runs';
-import { backupTable, fingerprintTable, type BackupResult } from '../../db/table-backups';
-import { runTemplateMigration, TemplateMigrationRolledBackError } from '../../db/template-migration';
+import { backupTable, fingerprintTable, type BackupResult } from '../../activities/backup/table-backups';
+import {
+  runTemplateMigration,
+  TemplateMigrationRolledBackError,
+} from '../../activities/template-migration/template-migration';
 import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
-import { restoreTemplates, TemplateRestoreVerificationError } from '../../db/template-restore';
+import {
+  restoreTemplates,
+  TemplateRestoreVerificationError,
+} from '../../activities/template-migration/template-restore';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 let t: TestDatabase;

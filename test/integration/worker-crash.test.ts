@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
-import { NORMALIZATION_BYPASS_SETTING } from '../../db/key-migration';
-import { fingerprintTable } from '../../db/table-backups';
+import { NORMALIZATION_BYPASS_SETTING } from '../../activities/key-migration/key-migration';
+import { fingerprintTable } from '../../activities/backup/table-backups';
 import { RolloutWorkflow, statusQuery } from '../../workflows';
 import type { RolloutStatus } from '../../workflows/rollout-status';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';

@@ -7,7 +7,7 @@ import {
   nextDedupePage,
   pageAfter,
   retryOnLockConflict,
-} from '../../db/key-migration';
+} from '../../activities/key-migration/key-migration';
 
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { RENAME_PATTERN } from '../../db/key-migration';
+import { RENAME_PATTERN } from '../../activities/key-migration/key-migration';
 import { toSnakeCase } from '../../src/naming/to-snake-case';
 
 // The key migration and its verification call to_snake_case only where RENAME_PATTERN matches; that is

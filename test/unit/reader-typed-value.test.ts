@@ -4,7 +4,7 @@ import {
   serializeValue,
   type ConfigValue,
   type PlainValueType,
-} from '../../src/reader/typed-value';
+} from '../../src/config-values/typed-value';
 
 describe('parseStoredValue', () => {
   it.each([

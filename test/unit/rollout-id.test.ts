@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { backupTableName, ROLLOUT_ID } from '../../db/table-backups';
+import { backupTableName, ROLLOUT_ID } from '../../activities/backup/table-backups';
 import { newRolloutId } from '../../src/cli/new-rollout-id';
 import { BACKUP_TABLES } from '../../src/plan/rollout-plan';
 

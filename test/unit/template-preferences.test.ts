@@ -5,7 +5,7 @@ import {
   normalizeLlmPreferences,
   type NormalizeResult,
   type PreferenceOps,
-} from '../../src/templates/normalize-llm-preferences';
+} from '../../activities/template-migration/normalize-llm-preferences';
 
 /** What the migration's SQL does with `ops` (db/template-migration.ts), in TypeScript. */
 function applyOps(input: Record<string, unknown>, ops: PreferenceOps): Record<string, unknown> {

@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { sql } from 'kysely';
-import { tableExists } from '../db/table-backups';
-import { HttpError } from '../src/http/fetch-json';
-import type { RolloutPlan } from '../src/plan/rollout-plan';
-import type { ActivityDeps } from './activity-deps';
+import { tableExists } from '../backup/table-backups';
+import { HttpError } from '../../src/http/fetch-json';
+import type { RolloutPlan } from '../../src/plan/rollout-plan';
+import type { ActivityDeps } from '../activity-deps';
 
 export const MIN_POSTGRES_MAJOR = 15;
 

@@ -1,14 +1,14 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { columnList, plainIdentifier, rowHash, rowOf, tableColumns } from './row-sql';
-import type { Database } from './schema';
+import { columnList, plainIdentifier, rowHash, rowOf, tableColumns } from '../../db/row-sql';
+import type { Database } from '../../db/schema';
 import {
   DEFAULT_LIMITS,
   retryOnLockConflict,
   type RetryOptions,
   type StatementLimits,
 } from './key-migration';
-import { findBackupRecord, tableExists } from './table-backups';
-import { RestorePreconditionError } from './restore-precondition-error';
+import { findBackupRecord, tableExists } from '../backup/table-backups';
+import { RestorePreconditionError } from '../shared/restore-precondition-error';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -1,5 +1,5 @@
-import { rollbackModelSeeding as undoSeeding, type SeedingRollbackReport } from '../db/model-catalog-seeding';
-import type { ActivityDeps } from './activity-deps';
+import { rollbackModelSeeding as undoSeeding, type SeedingRollbackReport } from './model-catalog-seeding';
+import type { ActivityDeps } from '../activity-deps';
 
 export interface RollbackModelSeedingInput {
   rolloutId: string;

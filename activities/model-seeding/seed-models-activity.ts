@@ -5,10 +5,10 @@ import {
   parseModelFixture,
   ModelFixtureError,
   type ModelCatalogFixture,
-} from '../db/fixtures/model-catalog-schema';
-import { seedModelCatalog, SeedingRolledBackError, type SeedingReport } from '../db/model-catalog-seeding';
-import { projectRoot } from '../src/config/load-dotenv';
-import type { ActivityDeps } from './activity-deps';
+} from '../../db/fixtures/model-catalog-schema';
+import { seedModelCatalog, SeedingRolledBackError, type SeedingReport } from './model-catalog-seeding';
+import { projectRoot } from '../../src/config/load-dotenv';
+import type { ActivityDeps } from '../activity-deps';
 
 export const MODEL_FIXTURE = 'db/fixtures/models.json';
 

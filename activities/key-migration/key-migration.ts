@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
-import type { Database } from './schema';
-import { ROLLOUT_ID, findBackupRecord, tableExists } from './table-backups';
+import type { Database } from '../../db/schema';
+import { ROLLOUT_ID, findBackupRecord, tableExists } from '../backup/table-backups';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
-import { ROLLOUT_ID } from '../db/table-backups';
+import { ROLLOUT_ID } from '../backup/table-backups';
 import {
   MissingTemplateBackupError,
   OnInvalidMismatchError,
@@ -8,9 +8,9 @@ import {
   runTemplateMigration,
   templateMigrationProgressSchema,
   type TemplateMigrationReport,
-} from '../db/template-migration';
-import type { ActivityDeps } from './activity-deps';
-import { parseActivityInput, runResumable } from './resumable-phase';
+} from './template-migration';
+import type { ActivityDeps } from '../activity-deps';
+import { parseActivityInput, runResumable } from '../shared/resumable-phase';
 
 const inputSchema = z.object({
   rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),

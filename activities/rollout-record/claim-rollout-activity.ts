@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { claimRun } from '../db/rollout-runs';
-import type { RolloutPlan } from '../src/plan/rollout-plan';
-import type { ActivityDeps } from './activity-deps';
+import { claimRun } from '../../db/rollout-runs';
+import type { RolloutPlan } from '../../src/plan/rollout-plan';
+import type { ActivityDeps } from '../activity-deps';
 
 export interface ClaimRolloutInput {
   rolloutId: string;

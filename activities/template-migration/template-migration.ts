@@ -5,17 +5,17 @@ import {
   type NormalizeResult,
   type OnInvalid,
   type SpellingConflict,
-} from '../src/templates/normalize-llm-preferences';
+} from './normalize-llm-preferences';
 import {
   DEFAULT_LIMITS,
   isStatementTimeout,
   retryOnLockConflict,
   type RetryOptions,
   type StatementLimits,
-} from './key-migration';
-import type { Database } from './schema';
-import { ROLLOUT_ID, findBackupRecord, tableExists } from './table-backups';
-import type { StoredSpellingConflict, TemplateMigrationTables } from './template-quarantine-schema';
+} from '../key-migration/key-migration';
+import type { Database } from '../../db/schema';
+import { ROLLOUT_ID, findBackupRecord, tableExists } from '../backup/table-backups';
+import type { StoredSpellingConflict, TemplateMigrationTables } from '../../db/template-quarantine-schema';
 
 export type TemplateDatabase = Database & TemplateMigrationTables;
 type Db = Kysely<TemplateDatabase> | Transaction<TemplateDatabase>;

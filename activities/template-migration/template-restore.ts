@@ -4,13 +4,13 @@ import {
   retryOnLockConflict,
   type RetryOptions,
   type StatementLimits,
-} from './key-migration';
-import { isPlainIdentifier, rowHash, rowOf, tableColumns } from './row-sql';
-import type { Database } from './schema';
-import { ROLLOUT_ID, findBackupRecord, tableExists } from './table-backups';
+} from '../key-migration/key-migration';
+import { isPlainIdentifier, rowHash, rowOf, tableColumns } from '../../db/row-sql';
+import type { Database } from '../../db/schema';
+import { ROLLOUT_ID, findBackupRecord, tableExists } from '../backup/table-backups';
 import { TEMPLATE_TABLE, type TemplateDatabase } from './template-migration';
-import type { TemplateMigrationTables } from './template-quarantine-schema';
-import { RestorePreconditionError } from './restore-precondition-error';
+import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
+import { RestorePreconditionError } from '../shared/restore-precondition-error';
 
 const MIGRATED_COLUMN = 'llm_preferences';
 const REQUIRED_COLUMNS = ['id', 'name', MIGRATED_COLUMN] as const;

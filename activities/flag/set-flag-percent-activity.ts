@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { FlagTarget, RolloutReadback } from '../src/unleash/unleash-admin-client';
-import type { ActivityDeps } from './activity-deps';
+import type { FlagTarget, RolloutReadback } from '../../src/unleash/unleash-admin-client';
+import type { ActivityDeps } from '../activity-deps';
 
 export interface SetFlagPercentInput {
   target: FlagTarget;

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { backupTable as copyAndVerify, BackupIntegrityError, type BackupResult } from '../db/table-backups';
-import type { BackupTable } from '../src/plan/rollout-plan';
-import type { ActivityDeps } from './activity-deps';
-import { heartbeatWhile } from './heartbeat-while';
+import { backupTable as copyAndVerify, BackupIntegrityError, type BackupResult } from './table-backups';
+import type { BackupTable } from '../../src/plan/rollout-plan';
+import type { ActivityDeps } from '../activity-deps';
+import { heartbeatWhile } from '../shared/heartbeat-while';
 
 export interface BackupTableInput {
   rolloutId: string;

@@ -1,21 +1,17 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import {
-  KEY_UNIQUE_CONSTRAINT,
-  NORMALIZATION_BYPASS_SETTING,
-  discardedRowsTableName,
-} from '../db/key-migration';
-import { findBackupRecord, ROLLOUT_ID } from '../db/table-backups';
+import { KEY_UNIQUE_CONSTRAINT, NORMALIZATION_BYPASS_SETTING, discardedRowsTableName } from './key-migration';
+import { findBackupRecord, ROLLOUT_ID } from '../backup/table-backups';
 import {
   restoreTable as restoreFromBackup,
   RestoreVerificationError,
   type RestoreReport,
   type RestoreSpec,
-} from '../db/table-restore';
-import type { BackupTable } from '../src/plan/rollout-plan';
-import type { ActivityDeps } from './activity-deps';
-import { isFinalVerificationFailure, restoreProgressSchema } from './restore-progress';
-import { runResumable } from './resumable-phase';
-import { RestorePreconditionError } from '../db/restore-precondition-error';
+} from './key-restore';
+import type { BackupTable } from '../../src/plan/rollout-plan';
+import type { ActivityDeps } from '../activity-deps';
+import { isFinalVerificationFailure, restoreProgressSchema } from '../shared/restore-progress';
+import { runResumable } from '../shared/resumable-phase';
+import { RestorePreconditionError } from '../shared/restore-precondition-error';
 
 export interface RestoreTableInput {
   rolloutId: string;

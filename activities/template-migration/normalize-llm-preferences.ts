@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { toSnakeCase } from '../naming/to-snake-case';
-import { formatZodIssues, KNOWN_LLM_PARAM_FIELDS, LlmParams } from '../schemas/generation-params';
+import { toSnakeCase } from '../../src/naming/to-snake-case';
+import { formatZodIssues, KNOWN_LLM_PARAM_FIELDS, LlmParams } from '../../src/schemas/generation-params';
 
 /**
  * The template migration's rule for one `llm_preferences` value (SPEC §5 phase 4), pure and free of I/O so

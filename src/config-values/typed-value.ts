@@ -1,4 +1,5 @@
-import type { ValueType } from '../../db/schema';
+/** How a runtime_config value is stored and read back. */
+export type ValueType = 'string' | 'number' | 'boolean' | 'json' | 'secret';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 

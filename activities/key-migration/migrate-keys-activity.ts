@@ -6,10 +6,10 @@ import {
   keyMigrationProgressSchema,
   runKeyMigration,
   type KeyMigrationReport,
-} from '../db/key-migration';
-import { ROLLOUT_ID } from '../db/table-backups';
-import type { ActivityDeps } from './activity-deps';
-import { parseActivityInput, runResumable } from './resumable-phase';
+} from './key-migration';
+import { ROLLOUT_ID } from '../backup/table-backups';
+import type { ActivityDeps } from '../activity-deps';
+import { parseActivityInput, runResumable } from '../shared/resumable-phase';
 
 const inputSchema = z.object({
   rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),

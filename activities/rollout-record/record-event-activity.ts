@@ -1,7 +1,7 @@
-import { appendAuditEvent } from '../db/audit-events';
-import { updateRun } from '../db/rollout-runs';
-import type { RolloutState } from '../db/schema';
-import type { ActivityDeps } from './activity-deps';
+import { appendAuditEvent } from '../../db/audit-events';
+import { updateRun } from '../../db/rollout-runs';
+import type { RolloutState } from '../../db/schema';
+import type { ActivityDeps } from '../activity-deps';
 
 export interface RecordEventInput {
   rolloutId: string;

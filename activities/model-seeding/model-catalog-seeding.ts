@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { modelKey, type ModelCatalogEntry } from './fixtures/model-catalog-schema';
-import type { ModelSeedingTables, SeedingRollbackOutcome } from './model-seeding-schema';
-import type { Database } from './schema';
+import { modelKey, type ModelCatalogEntry } from '../../db/fixtures/model-catalog-schema';
+import type { ModelSeedingTables, SeedingRollbackOutcome } from '../../db/model-seeding-schema';
+import type { Database } from '../../db/schema';
 
 type SeedingDatabase = Database & ModelSeedingTables;
 

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { KEY_TABLE, KEY_UNIQUE_CONSTRAINT, RENAME_PATTERN, uniqueIndexState } from './key-migration';
-import type { Database } from './schema';
+import type { Database } from '../../db/schema';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

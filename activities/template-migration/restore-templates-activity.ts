@@ -1,15 +1,15 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { findBackupRecord, ROLLOUT_ID } from '../db/table-backups';
-import { TEMPLATE_TABLE } from '../db/template-migration';
+import { findBackupRecord, ROLLOUT_ID } from '../backup/table-backups';
+import { TEMPLATE_TABLE } from './template-migration';
 import {
   restoreTemplates as restoreFromBackup,
   TemplateRestoreVerificationError,
   type TemplateRestoreReport,
-} from '../db/template-restore';
-import type { ActivityDeps } from './activity-deps';
-import { isFinalVerificationFailure, restoreProgressSchema } from './restore-progress';
-import { runResumable } from './resumable-phase';
-import { RestorePreconditionError } from '../db/restore-precondition-error';
+} from './template-restore';
+import type { ActivityDeps } from '../activity-deps';
+import { isFinalVerificationFailure, restoreProgressSchema } from '../shared/restore-progress';
+import { runResumable } from '../shared/resumable-phase';
+import { RestorePreconditionError } from '../shared/restore-precondition-error';
 
 export interface RestoreTemplatesInput {
   rolloutId: string;

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { ROLLOUT_ID } from '../src/plan/rollout-id';
-import { rowHash } from './row-sql';
-import type { BackupRow, Database } from './schema';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { rowHash } from '../../db/row-sql';
+import type { BackupRow, Database } from '../../db/schema';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -8,7 +8,7 @@ import {
   type ModelCatalogEntry,
 } from '../../db/fixtures/model-catalog-schema';
 import type { Database } from '../../db/schema';
-import { projectRoot } from '../config/load-dotenv';
+import { projectRoot } from '../../src/config/load-dotenv';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
