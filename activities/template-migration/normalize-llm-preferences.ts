@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { toSnakeCase } from '../../src/naming/to-snake-case';
 import { formatZodIssues, KNOWN_LLM_PARAM_FIELDS, LlmParams } from '../../src/schemas/generation-params';
+import { isPlainObject, sameJson, showJson } from '../../src/json/json-values';
 
 /**
  * The template migration's rule for one `llm_preferences` value (SPEC §5 phase 4), pure and free of I/O so
@@ -63,33 +64,6 @@ export type NormalizeResult =
 const KNOWN = new Set<string>(KNOWN_LLM_PARAM_FIELDS);
 const ROOT_LABEL = 'llm_preferences';
 const NO_FIELDS: ReadonlySet<string> = new Set();
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
-/** Structural equality of JSON values (key order ignored, as in jsonb). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((item, index) => sameJson(item, b[index]));
-  }
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const keys = Object.keys(a);
-    return (
-      keys.length === Object.keys(b).length &&
-      keys.every((key) => Object.hasOwn(b, key) && sameJson(a[key], b[key]))
-    );
-  }
-  return false;
-}
-
-function showJson(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
 
 /** The spellings of one known field, in the template's key order. */
 interface FieldGroup {

@@ -1,3 +1,5 @@
+import { isPlainObject } from '../json/json-values';
+
 /**
  * Tells the two call shapes of `LlmProvider.complete` apart by what the arguments ARE, never by how many there
  * are (the seed counted six, so `complete(msgs, model, 0.2)` fell through to the new path with a number as its
@@ -29,12 +31,6 @@ export type ResolvedCompleteCall =
       params: { temperature?: unknown; max_tokens?: unknown; stream?: unknown };
       tools: readonly unknown[] | undefined;
     };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { toCamelCase, toSnakeCase } from '../naming/to-snake-case';
+import { isPlainObject, sameJson, showJson } from '../json/json-values';
 
 /**
  * LLM parameters (SPEC §4): the canonical form is snake_case and strict, so a misspelt field is an error
@@ -155,33 +156,6 @@ export const KNOWN_LLM_PARAM_FIELDS: readonly (keyof LlmParams)[] = Object.freez
   ...new Set([...KNOWN_GENERATION_FIELDS, ...KNOWN_CHAT_FIELDS, ...KNOWN_REASONING_FIELDS]),
 ]);
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
-/** Structural equality for JSON-like values; enough to tell whether two spellings carry the same value. */
-function sameJsonValue(a: unknown, b: unknown): boolean {
-  if (Object.is(a, b)) return true;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((item, index) => sameJsonValue(item, b[index]));
-  }
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const keys = Object.keys(a);
-    return (
-      keys.length === Object.keys(b).length &&
-      keys.every((key) => Object.hasOwn(b, key) && sameJsonValue(a[key], b[key]))
-    );
-  }
-  return false;
-}
-
-function showJson(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
-}
-
 interface RenamedKeys {
   output: Record<string, unknown>;
   /** One message per output key that two or more input spellings gave different values. */
@@ -201,7 +175,7 @@ function renameKeys(input: Record<string, unknown>, rename: (key: string) => str
   const conflicts: RenamedKeys['conflicts'] = [];
   for (const [key, group] of groups) {
     const [first, ...others] = group as [[string, unknown], ...[string, unknown][]];
-    if (others.every(([, value]) => sameJsonValue(value, first[1]))) {
+    if (others.every(([, value]) => sameJson(value, first[1]))) {
       entries.push([key, first[1]]);
     } else {
       const spellings = group.map(([spelling, value]) => `${spelling} (${showJson(value)})`).join(' and ');

@@ -4,6 +4,7 @@ import { toSnakeCase } from '../naming/to-snake-case';
 import type { ConfigValue } from '../config-values/typed-value';
 import { formatZodIssues } from '../schemas/generation-params';
 import { ServiceError } from './service-error';
+import { isPlainObject } from '../json/json-values';
 
 export const VALUE_TYPES = [
   'string',
@@ -36,12 +37,6 @@ const bodySchema = z.strictObject(
 );
 
 const EXAMPLE = '{"value": 512, "valueType": "number"}';
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
 
 /** The value type a value of this JSON type is stored as when the client does not say. */
 export function inferValueType(value: ConfigValue): ValueType {
