@@ -13,6 +13,21 @@ export interface ReaderMetrics {
   readonly resubscribes: Counter<'transport'>;
 }
 
+/** A counter that catches up, when scraped, with a plain number the hot path bumps. */
+function registerScrapedCounter(registry: Registry, name: string, help: string, current: () => number): void {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const total = current();
+      this.inc(total - reported);
+      reported = total;
+    },
+  });
+}
+
 /**
  * Registers the reader's metrics on the given registry. One reader per registry: a second registration is
  * an error rather than two readers silently sharing (or splitting) one counter.
@@ -27,8 +42,6 @@ export function createReaderMetrics(registry: Registry): ReaderMetrics {
       'runtime config reader metrics are already registered on this registry (one reader each)',
     );
   }
-  let reportedHits = 0;
-  let reportedMisses = 0;
   const metrics: ReaderMetrics = {
     hits: 0,
     misses: 0,
@@ -51,23 +64,17 @@ export function createReaderMetrics(registry: Registry): ReaderMetrics {
       registers: [registry],
     }),
   };
-  new Counter({
-    name: 'config_cache_hits_total',
-    help: 'Reader lookups answered from the in-process cache.',
-    registers: [registry],
-    collect() {
-      this.inc(metrics.hits - reportedHits);
-      reportedHits = metrics.hits;
-    },
-  });
-  new Counter({
-    name: 'config_cache_misses_total',
-    help: 'Reader lookups that loaded from Postgres.',
-    registers: [registry],
-    collect() {
-      this.inc(metrics.misses - reportedMisses);
-      reportedMisses = metrics.misses;
-    },
-  });
+  registerScrapedCounter(
+    registry,
+    'config_cache_hits_total',
+    'Reader lookups answered from the in-process cache.',
+    () => metrics.hits,
+  );
+  registerScrapedCounter(
+    registry,
+    'config_cache_misses_total',
+    'Reader lookups that loaded from Postgres.',
+    () => metrics.misses,
+  );
   return metrics;
 }
