@@ -11,8 +11,8 @@ export interface CoarseClock extends Clock {
 
 /**
  * A clock that reads the system clock every `resolutionMs` instead of on every call. A cached `get` is a
- * couple of Map lookups; reading the clock on each one would cost more than the lookups (≈70 ns per
- * `performance.now()` on the benchmark machine). TTL checks are then exact to within `resolutionMs`.
+ * couple of Map lookups, and reading the precise clock on each one would cost more than the lookups
+ * themselves. TTL checks are then exact to within `resolutionMs`.
  * The timer is unref'd (it must not keep a process alive) and the clock stops on `stop()`.
  *
  * @example
