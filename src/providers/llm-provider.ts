@@ -26,24 +26,11 @@ export interface CompletionRequest {
   tools: readonly unknown[] | undefined;
 }
 
-/** The provider interface services depend on (SPEC §6). */
-export interface CompletionProvider {
-  complete(
-    messages: ChatMessage[],
-    model: string,
-    generationParams: CompletionParams,
-    reasoningParams?: ReasoningParams,
-  ): Promise<CompletionResult>;
-  /** @deprecated Use `complete(messages, model, generationParams, reasoningParams?)`. Warns once per process. */
-  complete(
-    messages: ChatMessage[],
-    model: string,
-    temperature?: number | null,
-    maxTokens?: number | null,
-    stream?: boolean | null,
-    tools?: readonly unknown[] | null,
-  ): Promise<CompletionResult>;
-}
+/**
+ * The provider interface services depend on (SPEC §6): `complete` in both its call forms. Taken from the
+ * base class so the two overloads are written once.
+ */
+export type CompletionProvider = Pick<LlmProvider, 'complete'>;
 
 function validate(
   messages: unknown,
@@ -86,7 +73,7 @@ function validate(
  * await provider.complete([{ role: 'user', content: 'Hi' }], 'gpt-4o', { temperature: 0.2, max_tokens: 64 });
  * await provider.complete([{ role: 'user', content: 'Hi' }], 'gpt-4o', 0.2, 64); // deprecated; same request
  */
-export abstract class LlmProvider implements CompletionProvider {
+export abstract class LlmProvider {
   /** Names the provider in errors, e.g. "OpenAI". */
   abstract readonly providerName: string;
 
