@@ -1,6 +1,6 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { FlagTarget, RolloutReadback } from '../../src/unleash/unleash-admin-client';
 import type { ActivityDeps } from '../activity-deps';
+import { confirmRollout } from './confirm-rollout';
 
 export interface SetFlagPercentInput {
   target: FlagTarget;
@@ -17,23 +17,7 @@ export async function setFlagPercent(
   input: SetFlagPercentInput,
 ): Promise<RolloutReadback> {
   const readback = await deps.unleash.setRolloutPercent(input.target, input.percent);
-  const problems: string[] = [];
-  if (readback.percent !== input.percent) problems.push(`percent reads back as ${readback.percent}`);
-  if (!readback.enabled) problems.push('environment or strategy reads back as disabled');
-  if (readback.stickiness !== 'userId') problems.push(`stickiness reads back as "${readback.stickiness}"`);
-  if (readback.groupId !== input.target.flag) problems.push(`groupId reads back as "${readback.groupId}"`);
-  if (readback.foreignStrategies.length > 0 && input.percent > 0) {
-    // Another active strategy can enable users the ramp has not reached; advancing would misreport the share.
-    throw ApplicationFailure.nonRetryable(
-      `flag ${input.target.flag} gained other active strategies (${readback.foreignStrategies.map((s) => s.title ?? s.name).join(', ')})`,
-      'ForeignStrategy',
-    );
-  }
-  if (problems.length > 0) {
-    throw new Error(
-      `Unleash did not confirm ${input.percent}% for ${input.target.flag}: ${problems.join('; ')}`,
-    );
-  }
+  confirmRollout(input.target, input.percent, readback);
   deps.logger.info(
     { flag: input.target.flag, environment: input.target.environment, percent: input.percent },
     'flag percent confirmed',

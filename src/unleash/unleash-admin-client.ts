@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fetchJson, HttpError } from '../http/fetch-json';
+import type { RolloutStrategySnapshot, StrategyLookup } from './strategy-drift';
 
 /** The title that marks the strategy this project owns, so hand-added strategies are told apart. */
 export const ROLLOUT_STRATEGY_TITLE = 'unified-config-rollout';
@@ -23,6 +24,24 @@ const featureEnvironmentSchema = z.object({
 });
 export type FeatureEnvironment = z.infer<typeof featureEnvironmentSchema>;
 
+/** The whole flag (`GET .../features/:flag`): the only read that includes each strategy's segments. */
+const featureSchema = z.object({
+  environments: z
+    .array(
+      z.object({
+        name: z.string(),
+        enabled: z.boolean(),
+        strategies: z.array(
+          strategySchema.extend({
+            variants: z.array(z.unknown()).nullish(),
+            segments: z.array(z.number()).nullish(),
+          }),
+        ),
+      }),
+    )
+    .default([]),
+});
+
 const projectSchema = z.object({
   environments: z.array(z.object({ environment: z.string() })).default([]),
 });
@@ -42,6 +61,13 @@ export interface RolloutReadback {
   stickiness: string;
   /** Active strategies other than ours; any of them can enable users outside the rollout. */
   foreignStrategies: { id: string; name: string; title: string | null }[];
+}
+
+/** A write of the rollout strategy: Unleash's confirmation, and the baseline for the drift guard. */
+export interface RolloutWrite {
+  readback: RolloutReadback;
+  /** Our strategy as Unleash reported it right after the write; what a later read is compared with. */
+  written: RolloutStrategySnapshot;
 }
 
 export interface UnleashAdminClientOptions {
@@ -119,6 +145,27 @@ export class UnleashAdminClient {
   }
 
   /**
+   * Writes our strategy (`body`), creating the flag when missing and the strategy when the flag has none of
+   * ours, then switches the environment on.
+   */
+  private async putOurStrategy(target: FlagTarget, body: Record<string, unknown>): Promise<void> {
+    let current = await this.featureEnvironment(target);
+    if (!current) {
+      await this.createFeature(target, 'Unified configuration path, ramped by unified-config-rollout');
+      current = await this.featureEnvironment(target);
+      if (!current) throw new Error(`Unleash did not keep flag ${target.flag} in project ${target.project}`);
+    }
+    const ours = current.strategies.find((s) => s.title === ROLLOUT_STRATEGY_TITLE);
+    const strategiesPath = `${this.environmentPath(target)}/strategies`;
+    if (ours) {
+      await this.call('PUT', `${strategiesPath}/${encodeURIComponent(ours.id)}`, z.unknown(), body);
+    } else {
+      await this.call('POST', strategiesPath, z.unknown(), body);
+    }
+    if (!current.enabled) await this.call('POST', `${this.environmentPath(target)}/on`, z.unknown());
+  }
+
+  /**
    * Sets our strategy's rollout percent (creating the flag and strategy when missing), enables the
    * environment, and returns what Unleash then reports. The group id is fixed, so with `userId` stickiness a
    * user enabled at one percent stays enabled at every higher percent.
@@ -131,28 +178,100 @@ export class UnleashAdminClient {
     if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
       throw new RangeError(`rollout percent must be an integer 0..100, got ${percent}`);
     }
-    let current = await this.featureEnvironment(target);
-    if (!current) {
-      await this.createFeature(target, 'Unified configuration path, ramped by unified-config-rollout');
-      current = await this.featureEnvironment(target);
-      if (!current) throw new Error(`Unleash did not keep flag ${target.flag} in project ${target.project}`);
-    }
-    const body = {
+    await this.putOurStrategy(target, {
       name: 'flexibleRollout',
       title: ROLLOUT_STRATEGY_TITLE,
       disabled: false,
       constraints: [],
       parameters: { rollout: String(percent), stickiness: 'userId', groupId },
-    };
-    const ours = current.strategies.find((s) => s.title === ROLLOUT_STRATEGY_TITLE);
-    const strategiesPath = `${this.environmentPath(target)}/strategies`;
-    if (ours) {
-      await this.call('PUT', `${strategiesPath}/${encodeURIComponent(ours.id)}`, z.unknown(), body);
-    } else {
-      await this.call('POST', strategiesPath, z.unknown(), body);
-    }
-    if (!current.enabled) await this.call('POST', `${this.environmentPath(target)}/on`, z.unknown());
+    });
     return this.readRollout(target);
+  }
+
+  /**
+   * Like {@link setRolloutPercent}, but the strategy is written whole (no constraints, variants or segments:
+   * a PUT that leaves `segments` out keeps any segment attached by hand), then read back in full. Returns the
+   * confirmation and the snapshot the drift guard later compares with.
+   */
+  async writeRolloutPercent(
+    target: FlagTarget,
+    percent: number,
+    groupId: string = target.flag,
+  ): Promise<RolloutWrite> {
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+      throw new RangeError(`rollout percent must be an integer 0..100, got ${percent}`);
+    }
+    await this.putOurStrategy(target, {
+      name: 'flexibleRollout',
+      title: ROLLOUT_STRATEGY_TITLE,
+      disabled: false,
+      constraints: [],
+      variants: [],
+      segments: [],
+      parameters: { rollout: String(percent), stickiness: 'userId', groupId },
+    });
+    const lookup = await this.readRolloutSnapshot(target);
+    if (!lookup.found) {
+      throw new Error(
+        `flag ${target.flag} in ${target.environment}: the ${lookup.missing} is missing right after the write`,
+      );
+    }
+    const written = lookup.snapshot;
+    const percentRead = Number(written.rollout);
+    return {
+      written,
+      readback: {
+        enabled: written.environmentEnabled && !written.disabled,
+        percent: written.rollout.trim() !== '' && Number.isFinite(percentRead) ? percentRead : NaN,
+        strategyId: written.strategyId,
+        groupId: written.groupId,
+        stickiness: written.stickiness,
+        foreignStrategies: written.otherStrategies,
+      },
+    };
+  }
+
+  /**
+   * Our strategy in full as Unleash serves it (including segments, which the environment read leaves out):
+   * found by `strategyId` when given, else by our title. Not found is an answer, not an error; Unleash not
+   * answering is an error.
+   */
+  async readRolloutSnapshot(target: FlagTarget, strategyId?: string): Promise<StrategyLookup> {
+    let feature: z.infer<typeof featureSchema>;
+    try {
+      feature = await this.call('GET', this.featurePath(target), featureSchema);
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 404) return { found: false, missing: 'flag' };
+      throw error;
+    }
+    const environment = feature.environments.find((e) => e.name === target.environment);
+    if (!environment) {
+      throw new Error(`flag ${target.flag} has no environment ${target.environment} in Unleash`);
+    }
+    const ours =
+      strategyId === undefined
+        ? environment.strategies.find((s) => s.title === ROLLOUT_STRATEGY_TITLE)
+        : (environment.strategies.find((s) => s.id === strategyId) ??
+          environment.strategies.find((s) => s.title === ROLLOUT_STRATEGY_TITLE));
+    if (!ours) return { found: false, missing: 'strategy' };
+    return {
+      found: true,
+      snapshot: {
+        environmentEnabled: environment.enabled,
+        strategyId: ours.id,
+        strategyName: ours.name,
+        disabled: ours.disabled === true,
+        rollout: ours.parameters.rollout ?? '',
+        groupId: ours.parameters.groupId ?? '',
+        stickiness: ours.parameters.stickiness ?? '',
+        constraints: ours.constraints,
+        variants: ours.variants ?? [],
+        segments: ours.segments ?? [],
+        otherStrategies: environment.strategies
+          .filter((s) => s.id !== ours.id && !s.disabled)
+          .map((s) => ({ id: s.id, name: s.name, title: s.title ?? null })),
+      },
+    };
   }
 
   /** Reads the flag back as clients will see it; throws when our strategy is missing. */
