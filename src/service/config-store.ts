@@ -5,6 +5,7 @@ import type { Invalidation } from '../reader/invalidation-transport';
 import type { RuntimeConfigReader } from '../reader/runtime-config-reader';
 import { ConfigValueError, serializeValue, type ConfigValue } from '../config-values/typed-value';
 import { withTimeout } from '../reader/with-timeout';
+import { KNOWN_GENERATION_FIELDS } from '../schemas/generation-params';
 import type { SecretBox } from '../secrets/secret-box';
 import { inferValueType, type ConfigWrite } from './config-write-body';
 import type { RequestKey, RequestKeys } from './request-key';
@@ -64,6 +65,20 @@ export async function readConfig(
   }
   const secret = await deps.reader.getSecret(key.normalized, options);
   return secret === undefined ? undefined : { value: SECRET_MASK, valueType: 'secret' };
+}
+
+export type GenerationField = (typeof KNOWN_GENERATION_FIELDS)[number];
+
+/** Every known generation parameter with its effective value for the user, read at once; undefined where unset. */
+export function readGenerationFields(
+  deps: ConfigStoreDeps,
+  userId: string | undefined,
+): Promise<(readonly [GenerationField, StoredConfig | undefined])[]> {
+  return Promise.all(
+    KNOWN_GENERATION_FIELDS.map(
+      async (field) => [field, await readConfig(deps, deps.keys.parse(field), userId)] as const,
+    ),
+  );
 }
 
 /**

@@ -1,10 +1,7 @@
 import { toCamelCase } from '../naming/to-snake-case';
-import { KNOWN_GENERATION_FIELDS } from '../schemas/generation-params';
-import { requireWriteScope } from './caller-auth';
+import { writeCheckedConfig } from './checked-config-write';
 import type { ConfigHandlers } from './config-handlers';
-import { listModels, readConfig, writeConfig, type ConfigStoreDeps } from './config-store';
-import { parseConfigWriteBody } from './config-write-body';
-import { llmFieldProblems } from './llm-field-rules';
+import { listModels, readConfig, readGenerationFields, type ConfigStoreDeps } from './config-store';
 import { ServiceError } from './service-error';
 import type { ServiceMetrics } from './service-metrics';
 
@@ -21,7 +18,7 @@ import type { ServiceMetrics } from './service-metrics';
  *
  * @example
  * const legacy = createLegacyHandlers(store, metrics);
- * await legacy.getConfig({ userId: 'user-7' }, 'maxTokens'); // { statusCode: 200, body: { key: 'maxTokens', value: 2048, valueType: 'number' } }
+ * const { body } = await legacy.getConfig({ userId: 'some-user' }, 'maxTokens'); // body.key: 'maxTokens', as spelt
  */
 export function createLegacyHandlers(store: ConfigStoreDeps, metrics: ServiceMetrics): ConfigHandlers {
   return {
@@ -34,14 +31,8 @@ export function createLegacyHandlers(store: ConfigStoreDeps, metrics: ServiceMet
       return { statusCode: 200, body: { key: rawKey, value: found.value, valueType: found.valueType } };
     },
 
-    async putConfig({ userId, caller }, rawKey, body) {
-      const key = store.keys.parse(rawKey);
-      const write = parseConfigWriteBody(body, userId);
-      requireWriteScope(caller, write.scope);
-      const problems = llmFieldProblems(key.normalized, write.value, write.valueType);
-      if (problems.length > 0) throw new ServiceError(400, `invalid value: ${problems.join('; ')}`);
-      const outcome = await writeConfig(store, key, userId, write);
-      if (outcome.changed) metrics.configChanged('legacy', outcome.storedType);
+    async putConfig(context, rawKey, body) {
+      const { outcome } = await writeCheckedConfig(store, metrics, 'legacy', context, rawKey, body);
       return { statusCode: 200, body: { key: rawKey, value: outcome.shown, valueType: outcome.storedType } };
     },
 
@@ -60,11 +51,7 @@ export function createLegacyHandlers(store: ConfigStoreDeps, metrics: ServiceMet
     },
 
     async generationDefaults({ userId }) {
-      const values = await Promise.all(
-        KNOWN_GENERATION_FIELDS.map(
-          async (field) => [field, await readConfig(store, store.keys.parse(field), userId)] as const,
-        ),
-      );
+      const values = await readGenerationFields(store, userId);
       const params: Record<string, unknown> = {};
       for (const [field, found] of values) if (found !== undefined) params[toCamelCase(field)] = found.value;
       return { statusCode: 200, body: params };

@@ -4,15 +4,12 @@ import { toCamelCase } from '../naming/to-snake-case';
 import {
   formatZodIssues,
   GenerationParams,
-  KNOWN_GENERATION_FIELDS,
   safeParseEitherCase,
   toCamelCaseJson,
 } from '../schemas/generation-params';
-import { requireWriteScope } from './caller-auth';
+import { writeCheckedConfig } from './checked-config-write';
 import type { ConfigHandlers } from './config-handlers';
-import { listModels, readConfig, writeConfig, type ConfigStoreDeps } from './config-store';
-import { parseConfigWriteBody } from './config-write-body';
-import { llmFieldProblems } from './llm-field-rules';
+import { listModels, readConfig, readGenerationFields, type ConfigStoreDeps } from './config-store';
 import { ServiceError } from './service-error';
 import type { ServiceMetrics } from './service-metrics';
 
@@ -32,7 +29,7 @@ const modelQuery = z.strictObject({
  *
  * @example
  * const unified = createUnifiedHandlers(store, metrics);
- * await unified.getConfig({ userId: 'user-42' }, 'max_tokens'); // { statusCode: 200, body: { key: 'maxTokens', value: 2048, valueType: 'number' } }
+ * const { body } = await unified.getConfig({ userId: 'some-user' }, 'max_tokens'); // body.key: 'maxTokens'
  */
 export function createUnifiedHandlers(store: ConfigStoreDeps, metrics: ServiceMetrics): ConfigHandlers {
   return {
@@ -45,14 +42,15 @@ export function createUnifiedHandlers(store: ConfigStoreDeps, metrics: ServiceMe
       return { statusCode: 200, body: { key: key.camel, value: found.value, valueType: found.valueType } };
     },
 
-    async putConfig({ userId, caller }, rawKey, body) {
-      const key = store.keys.parse(rawKey);
-      const write = parseConfigWriteBody(body, userId);
-      requireWriteScope(caller, write.scope);
-      const problems = llmFieldProblems(key.normalized, write.value, write.valueType);
-      if (problems.length > 0) throw new ServiceError(400, `invalid value: ${problems.join('; ')}`);
-      const outcome = await writeConfig(store, key, userId, write);
-      if (outcome.changed) metrics.configChanged('unified', outcome.storedType);
+    async putConfig(context, rawKey, body) {
+      const { key, write, outcome } = await writeCheckedConfig(
+        store,
+        metrics,
+        'unified',
+        context,
+        rawKey,
+        body,
+      );
       return {
         statusCode: outcome.created ? 201 : 200,
         body: {
@@ -81,11 +79,7 @@ export function createUnifiedHandlers(store: ConfigStoreDeps, metrics: ServiceMe
     },
 
     async generationDefaults({ userId }) {
-      const values = await Promise.all(
-        KNOWN_GENERATION_FIELDS.map(
-          async (field) => [field, await readConfig(store, store.keys.parse(field), userId)] as const,
-        ),
-      );
+      const values = await readGenerationFields(store, userId);
       const params: Record<string, unknown> = {};
       const invalid: string[] = [];
       for (const [field, found] of values) {
