@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import { importX, createNodeResolver } from 'eslint-plugin-import-x';
 import { builtinModules } from 'node:module';
 
 // Workflow code must stay deterministic: Temporal replays it from history, so no Node built-ins, no I/O
@@ -20,6 +21,31 @@ const ioPackages = [
   '@temporalio/activity',
 ];
 
+// Layers (SPEC §2): db/ holds schema and may import only pure helpers from src/; workflows/ never reach db/.
+// The zones are checked on resolved files, so `../db`, `../../db/x` and `import type` are all caught.
+const dbMayNotImport = [
+  'activities',
+  'workflows',
+  'src/reader',
+  'src/service',
+  'src/cli',
+  'src/worker',
+  'src/dev',
+  'src/demo',
+];
+const layerZones = [
+  ...dbMayNotImport.map((from) => ({
+    target: './db',
+    from: `./${from}`,
+    message: 'db/ holds schema and shared queries; it may import only pure helpers from src/ (SPEC §2).',
+  })),
+  {
+    target: './workflows',
+    from: './db',
+    message: 'Workflows never import db/, not even types: the data they need comes through activities.',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', '.tools/', '.state/'] },
   js.configs.recommended,
@@ -28,6 +54,23 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // eslint-import-resolver-typescript is not installed: the plugin's own Node resolver finds the relative
+    // `.ts` imports this project uses (it has no path aliases).
+    files: ['src/**/*.ts', 'db/**/*.ts', 'activities/**/*.ts', 'workflows/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js', '.cjs', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json', '.node'] })],
+    },
+    rules: {
+      // Type-only imports are skipped by this rule; the import-layers unit test checks them too.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      // Zones are relative to this file, so linting from another directory (an editor) checks the same paths.
+      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: layerZones }],
     },
   },
   {
@@ -45,15 +88,13 @@ export default tseslint.config(
               group: [
                 '**/activities',
                 '**/activities/**',
-                '../db/**',
-                '**/db/**',
                 '**/src/dev/**',
                 '**/src/cli/**',
                 '**/src/worker/**',
               ],
               allowTypeImports: true,
               message:
-                'Workflows may only `import type` from activities and db; activities run through proxyActivities.',
+                'Workflows may only `import type` from activities; activities run through proxyActivities.',
             },
           ],
         },
