@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import { backupTableName, ROLLOUT_ID } from '../../activities/backup/table-backups';
+import { backupTableName } from '../../activities/backup/table-backups';
 import { newRolloutId } from '../../src/cli/new-rollout-id';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
 import { BACKUP_TABLES } from '../../src/plan/rollout-plan';
 
 /** Postgres truncates identifiers longer than NAMEDATALEN - 1 bytes, silently but for a NOTICE. */
@@ -20,6 +21,18 @@ function identifierArb(first: string, rest: string, min: number, max: number): f
         )
         .map(([head, tail]) => head + tail.join('')),
     );
+}
+
+/** A table name backupTableName accepts: single underscores only, so `__` separates id and table. */
+const ACCEPTED_TABLE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+const TOO_LONG = /63-byte limit/;
+
+/** What backupTableName must do, worked out independently: the name it returns, or the refusal it throws. */
+function expectedBackupName(id: string, table: string): string | RegExp {
+  if (!ROLLOUT_ID.test(id)) return /rollout id .* must match/;
+  if (!ACCEPTED_TABLE.test(table)) return /table name .* must match/;
+  const name = `backup_${id.replaceAll('-', '_')}__${table}`;
+  return Buffer.byteLength(name) <= MAX_IDENTIFIER_BYTES ? name : TOO_LONG;
 }
 
 describe('newRolloutId', () => {
@@ -115,39 +128,47 @@ describe('backupTableName', () => {
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_IDENTIFIER_BYTES);
   });
 
-  // Its doc promises "at most 63 bytes"; any table name it accepts must either fit or be refused, or Postgres
-  // truncates the name and two backups can land in the same table.
-  it('never returns a name over 63 bytes: the longest id and table name it accepts either fit or are refused', () => {
+  // Its doc promises "at most 63 bytes": a longer name Postgres would truncate, and two backups could land in
+  // the same table. Both sides of the limit are asserted, so neither a refusal too early nor a missing one passes.
+  it('returns a name of exactly 63 bytes and refuses one byte more', () => {
     const longestId = 'r'.padEnd(30, 'x');
-    const longestAcceptedTable = 't'.padEnd(31, 'x');
-    let name: string | undefined;
-    try {
-      name = backupTableName(longestId, longestAcceptedTable);
-    } catch {
-      name = undefined;
-    }
-    if (name !== undefined) expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_IDENTIFIER_BYTES);
+    const fittingTable = 't'.padEnd(
+      MAX_IDENTIFIER_BYTES - 'backup_'.length - longestId.length - '__'.length,
+      'x',
+    );
+    const name = backupTableName(longestId, fittingTable);
+    expect(name).toBe(`backup_${longestId}__${fittingTable}`);
+    expect(Buffer.byteLength(name)).toBe(MAX_IDENTIFIER_BYTES);
+    expect(() => backupTableName(longestId, `${fittingTable}x`)).toThrow(/63-byte limit/);
   });
 
-  it('never returns a name over 63 bytes for any id and table it accepts (property)', () => {
+  it('returns the name for every id and table it should accept and refuses the rest, for the right reason (property)', () => {
+    const outcomes = { returned: 0, tooLong: 0, badInput: 0 };
     fc.assert(
       fc.property(
         // Lengths drawn uniformly (stringMatching alone rarely produces the long names that matter here).
         identifierArb('abcdefghijklmnopqrstuvwxyz', 'abcdefghijklmnopqrstuvwxyz0123456789-', 3, 30),
         identifierArb('abcdefghijklmnopqrstuvwxyz_', 'abcdefghijklmnopqrstuvwxyz0123456789_', 1, 31),
         (id, table) => {
-          let name: string | undefined;
-          try {
-            name = backupTableName(id, table);
-          } catch {
-            return;
+          const expected = expectedBackupName(id, table);
+          if (typeof expected === 'string') {
+            outcomes.returned += 1;
+            const name = backupTableName(id, table);
+            expect(name).toBe(expected);
+            expect(name).toMatch(SAFE_IDENTIFIER);
+            expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_IDENTIFIER_BYTES);
+          } else {
+            outcomes[expected === TOO_LONG ? 'tooLong' : 'badInput'] += 1;
+            expect(() => backupTableName(id, table)).toThrow(expected);
           }
-          expect(name).toMatch(SAFE_IDENTIFIER);
-          expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_IDENTIFIER_BYTES);
         },
       ),
       { numRuns: 500 },
     );
+    // The generators reach every branch, so the property cannot pass by refusing everything.
+    expect(outcomes.returned).toBeGreaterThan(0);
+    expect(outcomes.tooLong).toBeGreaterThan(0);
+    expect(outcomes.badInput).toBeGreaterThan(0);
   });
 
   // fast-check cannot generate from ROLLOUT_ID's length lookahead: same shape, length filtered.
