@@ -1,38 +1,13 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import {
-  parseModelFixture,
-  ModelFixtureError,
-  type ModelCatalogFixture,
-} from '../../db/fixtures/model-catalog-schema';
+import { ModelFixtureError } from '../../db/fixtures/model-catalog-schema';
 import { seedModelCatalog, SeedingRolledBackError, type SeedingReport } from './model-catalog-seeding';
-import { projectRoot } from '../../src/config/load-dotenv';
+import { loadModelFixture, MODEL_FIXTURE } from './model-fixture';
 import type { ActivityDeps } from '../activity-deps';
-
-export const MODEL_FIXTURE = 'db/fixtures/models.json';
 
 export interface SeedModelsInput {
   rolloutId: string;
   /** Fixture path, relative to the repository root or absolute; the catalogue's own unless a test names another. */
   fixture?: string;
-}
-
-async function loadFixture(relativePath: string): Promise<ModelCatalogFixture> {
-  const file = path.resolve(projectRoot, relativePath);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new ModelFixtureError(relativePath, [`cannot read the file: ${(error as Error).message}`]);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (error) {
-    throw new ModelFixtureError(relativePath, [`not valid JSON: ${(error as Error).message}`]);
-  }
-  return parseModelFixture(data, relativePath);
 }
 
 /**
@@ -45,8 +20,8 @@ async function loadFixture(relativePath: string): Promise<ModelCatalogFixture> {
  */
 export async function seedModels(deps: ActivityDeps, input: SeedModelsInput): Promise<SeedingReport> {
   try {
-    const fixture = await loadFixture(input.fixture ?? MODEL_FIXTURE);
-    const report = await seedModelCatalog(deps.db, input.rolloutId, fixture.models);
+    const models = await loadModelFixture(input.fixture ?? MODEL_FIXTURE);
+    const report = await seedModelCatalog(deps.db, input.rolloutId, models);
     deps.logger.info(
       {
         rolloutId: input.rolloutId,

@@ -18,11 +18,10 @@ import {
   type UnleashStrategy,
 } from '../unleash/unleash-admin-client';
 import {
-  loadModelFixture,
-  MODEL_FIXTURE_PATH,
   previewModelSeeding,
   type ModelSeedingPreview,
 } from '../../activities/model-seeding/model-catalog-preview';
+import { loadModelFixture, MODEL_FIXTURE } from '../../activities/model-seeding/model-fixture';
 
 /** The oldest PostgreSQL the rollout runs on (`UNIQUE NULLS NOT DISTINCT` needs 15); same as the preflight. */
 export const MIN_POSTGRES_MAJOR = 15;
@@ -173,7 +172,7 @@ export async function previewRollout(
   let models: Awaited<ReturnType<typeof loadModelFixture>> | undefined;
   if (plan.phases.seedModels) {
     try {
-      models = await loadModelFixture(options.modelFixture ?? MODEL_FIXTURE_PATH);
+      models = await loadModelFixture(options.modelFixture ?? MODEL_FIXTURE);
     } catch (error) {
       blocking.push(errorMessage(error));
     }

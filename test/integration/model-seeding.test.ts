@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
@@ -6,8 +6,9 @@ import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities/activity-deps';
 import { rollbackModelSeeding as rollbackActivity } from '../../activities/model-seeding/rollback-model-seeding-activity';
-import { MODEL_FIXTURE, seedModels } from '../../activities/model-seeding/seed-models-activity';
-import { modelKey, parseModelFixture, type ModelCatalogEntry } from '../../db/fixtures/model-catalog-schema';
+import { loadModelFixture } from '../../activities/model-seeding/model-fixture';
+import { seedModels } from '../../activities/model-seeding/seed-models-activity';
+import { modelKey, type ModelCatalogEntry } from '../../db/fixtures/model-catalog-schema';
 import { createDatabase } from '../../db/create-database';
 import { createDatabaseIfMissing, dropDatabase } from '../../db/database-admin';
 import { migrateToLatest } from '../../db/migrate';
@@ -19,7 +20,6 @@ import {
 import type { ModelSeedingTables } from '../../db/model-seeding-schema';
 import { claimRun } from '../../db/rollout-runs';
 import type { Database } from '../../db/schema';
-import { projectRoot } from '../../src/config/load-dotenv';
 import type { UnleashAdminClient } from '../../src/unleash/unleash-admin-client';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
@@ -29,10 +29,7 @@ let runCount = 0;
 
 beforeAll(async () => {
   t = await createTestDatabase('model_seeding');
-  models = parseModelFixture(
-    JSON.parse(await readFile(path.join(projectRoot, MODEL_FIXTURE), 'utf8')),
-    MODEL_FIXTURE,
-  ).models;
+  models = await loadModelFixture();
 });
 afterAll(() => t?.drop());
 beforeEach(() => t.db.deleteFrom('model_catalog').execute());

@@ -7,7 +7,7 @@ import { fingerprintTable, type TableFingerprint } from '../../activities/backup
 import { registerPlanCommand } from '../../src/cli/plan-command';
 import { readEnv } from '../../src/config/env';
 import { PlanError } from '../../src/plan/rollout-plan';
-import { loadModelFixture } from '../../activities/model-seeding/model-catalog-preview';
+import { loadModelFixture } from '../../activities/model-seeding/model-fixture';
 import type { RolloutPreview } from '../../src/preview/rollout-preview';
 import { UnleashAdminClient } from '../../src/unleash/unleash-admin-client';
 import { insertLegacyRows } from '../helpers/config-fixtures';

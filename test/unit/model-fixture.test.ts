@@ -7,9 +7,10 @@ import {
   parseModelFixture,
   type ModelCatalogEntry,
 } from '../../db/fixtures/model-catalog-schema';
+import { MODEL_FIXTURE } from '../../activities/model-seeding/model-fixture';
 import { projectRoot } from '../../src/config/load-dotenv';
 
-const FIXTURE = path.join(projectRoot, 'db/fixtures/models.json');
+const FIXTURE = path.join(projectRoot, MODEL_FIXTURE);
 const raw: unknown = JSON.parse(readFileSync(FIXTURE, 'utf8'));
 
 const valid: ModelCatalogEntry = {
