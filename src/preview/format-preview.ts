@@ -1,3 +1,4 @@
+import { MIN_POSTGRES_MAJOR } from '../../activities/preflight/inspect-rollout';
 import { formatDuration } from '../plan/duration';
 import type { RolloutPreview } from './rollout-preview';
 
@@ -38,7 +39,7 @@ export function formatPreview(preview: RolloutPreview): string {
 
   lines.push('');
   lines.push(
-    `PostgreSQL    ${preview.postgres.version} ${preview.postgres.supported ? '(ok)' : '(TOO OLD: 15 or later needed)'}`,
+    `PostgreSQL    ${preview.postgres.version} ${preview.postgres.supported ? '(ok)' : `(TOO OLD: ${MIN_POSTGRES_MAJOR} or later needed)`}`,
   );
   lines.push('backup tables');
   for (const t of preview.tables) {

@@ -1,13 +1,17 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import { Command } from 'commander';
 import { sql } from 'kysely';
+import pino from 'pino';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fingerprintTable, type TableFingerprint } from '../../activities/backup/table-backups';
 import { registerPlanCommand } from '../../src/cli/plan-command';
 import { readEnv } from '../../src/config/env';
+import { loadPlanFile } from '../../src/plan/load-plan-file';
 import { PlanError } from '../../src/plan/rollout-plan';
 import { loadModelFixture } from '../../activities/model-seeding/model-fixture';
+import { preflight } from '../../activities/preflight/preflight-activity';
 import type { RolloutPreview } from '../../src/preview/rollout-preview';
 import { UnleashAdminClient } from '../../src/unleash/unleash-admin-client';
 import { insertLegacyRows } from '../helpers/config-fixtures';
@@ -267,5 +271,53 @@ describe('rollout plan', () => {
     expect(run.error).toBeInstanceOf(PlanError);
     expect((run.error as PlanError).problems.join('\n')).toMatch(/100 percent/);
     expect(run.out).toBe('');
+  });
+});
+
+describe('the preflight and rollout plan', () => {
+  /** The preflight activity on the same database and Unleash as the command. */
+  async function runPreflight(file: string): Promise<unknown> {
+    const deps = { db: database.db, unleash, logger: pino({ level: 'silent' }) };
+    return preflight(deps, await loadPlanFile(file)).catch((error: unknown) => error);
+  }
+
+  it.each([
+    ['a foreign strategy', `flag: ${rampedFlag}\nunleash:\n  environment: development\n`],
+    [
+      'an unknown project',
+      `flag: ${emptyFlag}\nunleash:\n  project: no-such-project-${suffix}\n  environment: development\n`,
+    ],
+    [
+      'an environment the project lacks',
+      `flag: ${emptyFlag}\nunleash:\n  environment: no-such-env-${suffix}\n`,
+    ],
+  ])('fail on %s with the very problems the preview lists as blocking', async (_, text) => {
+    const file = writePlan('agree.yaml', text);
+    const run = await runPlan([file, '--json']);
+    expect(run.exitCode).toBe(1);
+    const { blocking } = JSON.parse(run.out) as RolloutPreview;
+    expect(blocking).toHaveLength(1);
+
+    const failure = await runPreflight(file);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'PreflightFailed', nonRetryable: true });
+    expect((failure as ApplicationFailure).details).toEqual([{ problems: blocking }]);
+    expect((failure as ApplicationFailure).message).toBe(`preflight failed:\n- ${blocking[0]}`);
+  });
+
+  it('pass together, and the preflight reports what the preview found', async () => {
+    const file = writePlan(
+      'agree-ready.yaml',
+      `flag: ${emptyFlag}\nunleash:\n  project: default\n  environment: development\n`,
+    );
+    const run = await runPlan([file, '--json']);
+    const preview = JSON.parse(run.out) as RolloutPreview;
+    expect(preview.blocking).toEqual([]);
+
+    await expect(runPreflight(file)).resolves.toEqual({
+      postgresVersion: preview.postgres.version,
+      tables: preview.tables.map((t) => ({ table: t.table, rows: t.rows })),
+      unleash: { flagExists: false, enabled: false, percent: null },
+    });
   });
 });
