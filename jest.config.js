@@ -15,7 +15,6 @@ module.exports = {
       displayName: 'unit',
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
       globalSetup: '<rootDir>/test/load-env-setup.ts',
-      testTimeout: 30_000,
     },
     {
       ...shared,
@@ -25,9 +24,10 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/workflow/**/*.test.ts'],
       globalSetup: '<rootDir>/test/global-setup.ts',
       globalTeardown: '<rootDir>/test/global-teardown.ts',
-      testTimeout: 120_000,
     },
   ],
   // Integration tests share one stack and Postgres server; two workers suit this 2-core machine.
   maxWorkers: 2,
+  // Global only: jest-circus reads the timeout from the global config, a project's own is ignored.
+  testTimeout: 120_000,
 };
