@@ -9,7 +9,7 @@ import { createRuntimeConfigReader, type RuntimeConfigReader } from '../../src/r
 import { ConfigValueError } from '../../src/config-values/typed-value';
 import type { Invalidation } from '../../src/reader/invalidation-transport';
 import { createSecretBox } from '../../src/secrets/secret-box';
-import { eventually, startReaderProcess, type ReaderProcess } from '../helpers/reader-process';
+import { eventually, monotonicMs, startReaderProcess, type ReaderProcess } from '../helpers/reader-process';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 const HOUR_MS = 3_600_000;
@@ -392,25 +392,45 @@ describe('a reader in another process, on Postgres LISTEN/NOTIFY', () => {
     await t?.drop();
   });
 
-  it('sees an update made here, well before its TTL', async () => {
+  // A TTL short enough that a reader which missed the push still sees the update inside the test: a lost
+  // notification then fails as a measured delay, not as a timeout.
+  const TTL_MS = 20_000;
+  // The push must beat the TTL by far: an entry lives at least 90% of the TTL (its jitter), so a reader that
+  // only expires entries cannot report the update this early.
+  const WELL_BEFORE_TTL_MS = TTL_MS / 5;
+
+  it('sees an update made here well before its TTL: within a fifth of it, measured on the shared clock', async () => {
     await setConfig(t.db, { key: 'maxTokens', userId: null, value: 100, valueType: 'number' });
     await setConfig(t.db, { key: 'max_tokens', userId: 'dave', value: 150, valueType: 'number' });
     child = await startReaderProcess({
       databaseUrl: t.url,
       transport: 'postgres',
       listenerName: uniqueName('reader-child'),
-      ttlMs: HOUR_MS,
+      ttlMs: TTL_MS,
       keys: ['max_tokens', 'temperature'],
       userId: 'dave',
       pollMs: 50,
     });
-    await child.waitForValue('max_tokens', 150);
-    await child.waitForValue('temperature', undefined);
+    const reader = child;
+    await reader.waitForValue('max_tokens', 150);
+    await reader.waitForValue('temperature', undefined);
 
+    // Both writes land right after the child cached the old values, so only the push can show them early.
+    const writeStarted = monotonicMs();
     await setConfig(t.db, { key: 'max_tokens', userId: 'dave', value: 175, valueType: 'number' });
-    await child.waitForValue('max_tokens', 175);
     await setConfig(t.db, { key: 'temperature', userId: null, value: 0.3, valueType: 'number' });
-    await child.waitForValue('temperature', 0.3);
+    // Waits past the TTL, so a reader without push is measured too instead of timing out.
+    await reader.waitForValue('max_tokens', 175, TTL_MS + 10_000);
+    await reader.waitForValue('temperature', 0.3, TTL_MS + 10_000);
+
+    /** How long after the writes began the child reported `value` for `key`, on the shared monotonic clock. */
+    const msUntilSeen = (key: string, value: number): number => {
+      const seen = reader.values.find((line) => line.key === key && line.value === value);
+      if (!seen) throw new Error(`no value line for ${key} = ${value}`);
+      return seen.t - writeStarted;
+    };
+    expect(msUntilSeen('max_tokens', 175)).toBeLessThan(WELL_BEFORE_TTL_MS);
+    expect(msUntilSeen('temperature', 0.3)).toBeLessThan(WELL_BEFORE_TTL_MS);
   });
 });
 
