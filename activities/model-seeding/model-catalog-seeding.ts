@@ -34,9 +34,10 @@ export interface SeedingRollbackReport {
 }
 
 /**
- * The fixture-vs-catalogue diff as two CTEs: `fixture` (the entries as rows) and `changed` (each entry the
- * catalogue lacks, `action` 'inserted', or holds with other catalogue columns by `is distinct from`,
- * 'updated', with the row found as `previous`). The seeding writes exactly `changed` and its preview reports it, so they cannot disagree.
+ * The fixture-vs-catalogue diff as two CTEs: `fixture` (the entries as rows) and `changed`, each entry the
+ * catalogue lacks (`action` 'inserted') or holds with other catalogue columns by `is distinct from`
+ * ('updated'), with the row found as `previous`. The seeding writes exactly `changed` and its preview
+ * reports it, so the two cannot disagree.
  */
 export function modelCatalogChanges(models: readonly ModelCatalogEntry[]): RawBuilder<unknown> {
   return sql`
@@ -123,9 +124,9 @@ async function ledgerKeys(
  * Idempotent: a rerun writes nothing that already matches and never replaces a recorded previous row.
  *
  * @example
- * const { models } = parseModelFixture(JSON.parse(text), file);
+ * const models = await loadModelFixture();
  * const report = await seedModelCatalog(db, 'r-20261126-ab12', models);
- * report.inserted; // ['openai/gpt-5', 'openai/gpt-5-mini', ...]
+ * report.inserted; // into an empty catalogue, in fixture order: ['openai/gpt-5', 'openai/gpt-5-mini', ...]
  */
 export async function seedModelCatalog(
   db: Kysely<Database>,
@@ -197,7 +198,7 @@ export async function seedModelCatalog(
  *
  * @example
  * const report = await rollbackModelSeeding(db, 'r-20261126-ab12');
- * report.kept; // [{ key: 'openai/gpt-4o', reason: 'changed after seeding' }]
+ * report.kept[0]; // { key: 'openai/gpt-4.1', reason: 'changed after seeding' } in model-seeding.test.ts
  */
 export async function rollbackModelSeeding(
   db: Kysely<Database>,
