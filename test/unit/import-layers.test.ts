@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { projectRoot } from '../../src/config/load-dotenv';
-import { lintProbes, type LintProbe } from '../helpers/lint-probe';
+import { lintProbeGroups, type LintProbe } from '../helpers/lint-probe';
 
 // The layering of SPEC §2 as checks that are proven to fire: db/ imports only pure helpers from src/,
 // workflows/ never reach db/, and src db activities workflows hold no import cycle.
@@ -89,122 +89,120 @@ function importCycles(files: string[], root: string): string[][] {
   return cycles;
 }
 
-describe('layer rules (eslint import-x/no-restricted-paths)', () => {
-  const dbProbe = path.join(projectRoot, 'db', 'lint-probe.ts');
-  const workflowProbe = path.join(projectRoot, 'workflows', 'lint-probe.ts');
-  const readerProbe = path.join(projectRoot, 'src', 'reader', 'lint-probe.ts');
-  const dbDir = path.dirname(dbProbe);
+// Layer probes: in-memory files in the real tree, importing real modules.
+const dbProbe = path.join(projectRoot, 'db', 'lint-probe.ts');
+const workflowProbe = path.join(projectRoot, 'workflows', 'lint-probe.ts');
+const readerProbe = path.join(projectRoot, 'src', 'reader', 'lint-probe.ts');
+const dbDir = path.dirname(dbProbe);
 
-  const forbidden: [string, LintProbe][] = [
-    ...DB_MAY_NOT_IMPORT.flatMap((folder): [string, LintProbe][] => [
-      [
-        `db/ imports ${folder}/`,
-        {
-          code: `import * as m from '${someModuleIn(folder, dbDir)}';\nexport const x = m;`,
-          filePath: dbProbe,
-        },
-      ],
-      [
-        `db/ imports a type from ${folder}/`,
-        {
-          code: `import type * as m from '${someModuleIn(folder, dbDir)}';\nexport type X = typeof m;`,
-          filePath: dbProbe,
-        },
-      ],
-    ]),
+const forbidden: [string, LintProbe][] = [
+  ...DB_MAY_NOT_IMPORT.flatMap((folder): [string, LintProbe][] => [
     [
-      'workflows/ import a type from db/',
+      `db/ imports ${folder}/`,
       {
-        code: "import type { Database } from '../db/schema';\nexport type X = Database;",
-        filePath: workflowProbe,
-      },
-    ],
-    [
-      'workflows/ import db/ through a deeper path',
-      {
-        code: "import * as schema from '../../db/schema';\nexport const x = schema;",
-        filePath: path.join(projectRoot, 'workflows', 'nested', 'lint-probe.ts'),
-      },
-    ],
-  ];
-
-  const legal: [string, LintProbe][] = [
-    [
-      'db/ imports pure helpers from src/ and its own schema',
-      {
-        code: [
-          "import { toSnakeCase } from '../src/naming/to-snake-case';",
-          "import type { Database } from './schema';",
-          'export const k = toSnakeCase;',
-          'export type D = Database;',
-        ].join('\n'),
+        code: `import * as m from '${someModuleIn(folder, dbDir)}';\nexport const x = m;`,
         filePath: dbProbe,
       },
     ],
     [
-      'the reader imports db/',
+      `db/ imports a type from ${folder}/`,
       {
-        code: "import type { Database } from '../../db/schema';\nexport type D = Database;",
-        filePath: readerProbe,
+        code: `import type * as m from '${someModuleIn(folder, dbDir)}';\nexport type X = typeof m;`,
+        filePath: dbProbe,
       },
     ],
-    [
-      'workflows/ import types from activities/',
-      {
-        code: "import type { RolloutActivities } from '../activities';\nexport type A = RolloutActivities;",
-        filePath: workflowProbe,
-      },
-    ],
-  ];
+  ]),
+  [
+    'workflows/ import a type from db/',
+    {
+      code: "import type { Database } from '../db/schema';\nexport type X = Database;",
+      filePath: workflowProbe,
+    },
+  ],
+  [
+    'workflows/ import db/ through a deeper path',
+    {
+      code: "import * as schema from '../../db/schema';\nexport const x = schema;",
+      filePath: path.join(projectRoot, 'workflows', 'nested', 'lint-probe.ts'),
+    },
+  ],
+];
 
-  let results: string[][];
-  beforeAll(() => {
-    // The real tree's cycles are `npx eslint .`'s and the check below's job; walking them from every probe is slow.
-    results = lintProbes(
-      [...forbidden, ...legal].map(([, probe]) => probe),
-      { skipRules: ['import-x/no-cycle'] },
-    );
+const legal: [string, LintProbe][] = [
+  [
+    'db/ imports pure helpers from src/ and its own schema',
+    {
+      code: [
+        "import { toSnakeCase } from '../src/naming/to-snake-case';",
+        "import type { Database } from './schema';",
+        'export const k = toSnakeCase;',
+        'export type D = Database;',
+      ].join('\n'),
+      filePath: dbProbe,
+    },
+  ],
+  [
+    'the reader imports db/',
+    {
+      code: "import type { Database } from '../../db/schema';\nexport type D = Database;",
+      filePath: readerProbe,
+    },
+  ],
+  [
+    'workflows/ import types from activities/',
+    {
+      code: "import type { RolloutActivities } from '../activities';\nexport type A = RolloutActivities;",
+      filePath: workflowProbe,
+    },
+  ],
+];
+
+// Cycle probes: a cycle needs both files on disk, so these live in a scratch tree shaped like the repository.
+const SCRATCH_FILES: Record<string, string> = {
+  'src/cycle-a.ts': "import { b } from './cycle-b';\nexport const a = (): number => b + 1;\n",
+  'src/cycle-b.ts': "import { a } from './cycle-a';\nexport const b = 2;\nexport const c = a;\n",
+  'db/type-a.ts': "import type { B } from './type-b';\nexport interface A { b?: B }\n",
+  'db/type-b.ts': "import type { A } from './type-a';\nexport interface B { a?: A }\n",
+  'src/chain-a.ts': "import { b } from './nested';\nexport const a = b + 1;\n",
+  'src/nested/index.ts':
+    "import type { A } from '../../db/type-a';\nexport const b = 2;\nexport type X = A;\n",
+};
+
+let scratch: string;
+let layerResults: string[][];
+let cycleResults: string[][];
+beforeAll(() => {
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'import-layers-'));
+  for (const [relative, code] of Object.entries(SCRATCH_FILES)) {
+    const file = path.join(scratch, relative);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, code);
+  }
+  const scratchProbe = (relative: string): LintProbe => ({
+    code: SCRATCH_FILES[relative]!,
+    filePath: path.join(scratch, relative),
   });
+  [layerResults, cycleResults] = lintProbeGroups([
+    // The real tree's cycles are `npx eslint .`'s and the check below's job; walking them from every probe is slow.
+    { probes: [...forbidden, ...legal].map(([, probe]) => probe), skipRules: ['import-x/no-cycle'] },
+    { probes: [scratchProbe('src/cycle-a.ts'), scratchProbe('src/chain-a.ts')], cwd: scratch },
+  ]) as [string[][], string[][]];
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+describe('layer rules (eslint import-x/no-restricted-paths)', () => {
   test.each(forbidden.map(([name], i) => [name, i] as const))('refused: %s', (_name, i) => {
-    expect(results[i]).toContain('import-x/no-restricted-paths');
+    expect(layerResults[i]).toContain('import-x/no-restricted-paths');
   });
 
   test.each(legal.map(([name], i) => [name, forbidden.length + i] as const))('allowed: %s', (_name, i) => {
-    expect(results[i]).toEqual([]);
+    expect(layerResults[i]).toEqual([]);
   });
 });
 
 describe('import cycles', () => {
-  // Cycles need both files on disk, so these probes live in a scratch tree shaped like the repository.
-  let scratch: string;
-  const write = (relative: string, code: string): string => {
-    const file = path.join(scratch, relative);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, code);
-    return file;
-  };
-
-  beforeAll(() => {
-    scratch = mkdtempSync(path.join(os.tmpdir(), 'import-layers-'));
-    write('src/cycle-a.ts', "import { b } from './cycle-b';\nexport const a = (): number => b + 1;\n");
-    write('src/cycle-b.ts', "import { a } from './cycle-a';\nexport const b = 2;\nexport const c = a;\n");
-    write('db/type-a.ts', "import type { B } from './type-b';\nexport interface A { b?: B }\n");
-    write('db/type-b.ts', "import type { A } from './type-a';\nexport interface B { a?: A }\n");
-    write('src/chain-a.ts', "import { b } from './nested';\nexport const a = b + 1;\n");
-    write(
-      'src/nested/index.ts',
-      "import type { A } from '../../db/type-a';\nexport const b = 2;\nexport type X = A;\n",
-    );
-  });
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
   test('eslint import-x/no-cycle fires on a cycle and stays quiet on a chain', () => {
-    const probe = (relative: string): LintProbe => ({
-      code: readFileSync(path.join(scratch, relative), 'utf8'),
-      filePath: path.join(scratch, relative),
-    });
-    const [cycle, chain] = lintProbes([probe('src/cycle-a.ts'), probe('src/chain-a.ts')], { cwd: scratch });
+    const [cycle, chain] = cycleResults;
     expect(cycle).toContain('import-x/no-cycle');
     expect(chain).toEqual([]);
   });
