@@ -1,45 +1,29 @@
 import pg from 'pg';
-import {
-  decodeInvalidation,
-  type InvalidationHandlers,
-  type InvalidationTransport,
-} from './invalidation-transport';
-import { silentLogger, type ReaderLogger } from './reader-logger';
-import { reconnectDelayMs, type BackoffOptions } from './reconnect-backoff';
-import { withTimeout } from './with-timeout';
+import { describeServer } from './describe-server';
+import { errorMessage } from './error-message';
+import type { InvalidationTransport } from './invalidation-transport';
+import { createSubscriberLifecycle, type SubscriberOptions } from './subscriber-lifecycle';
 
 /** The channel migration 003's trigger notifies on every committed change to runtime_config. */
 export const RUNTIME_CONFIG_CHANNEL = 'runtime_config_changed';
 
 export const DEFAULT_LISTENER_APPLICATION_NAME = 'runtime-config-listener';
 
-export interface PostgresNotifyTransportOptions {
+export interface PostgresNotifyTransportOptions extends SubscriberOptions {
   connectionString: string;
   /** `application_name` of the listener session, so an operator can find it in `pg_stat_activity`. */
   applicationName?: string;
-  connectTimeoutMs?: number;
-  /**
-   * An idle LISTEN connection that dies silently (a dropped route, a failed-over server) sends no error, so
-   * the listener runs `select 1` this often; a failure or no answer within `heartbeatTimeoutMs` reconnects.
-   */
-  heartbeatIntervalMs?: number;
-  heartbeatTimeoutMs?: number;
-  backoff?: BackoffOptions;
-  logger?: ReaderLogger;
 }
 
-/** host:port/database, without credentials, for errors and logs. */
-function describeServer(connectionString: string): string {
-  try {
-    const url = new URL(connectionString);
-    return `${url.host}${url.pathname}`;
-  } catch {
-    return 'the configured server';
-  }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
+/**
+ * Stops listening to a finished client. pg emits 'error' on a broken client, and an 'error' with no listener
+ * would crash the process, so a no-op listener stays.
+ */
+function detach(c: pg.Client): void {
+  c.removeAllListeners('notification');
+  c.removeAllListeners('end');
+  c.removeAllListeners('error');
+  c.on('error', () => undefined);
 }
 
 /**
@@ -56,73 +40,35 @@ export function createPostgresNotifyTransport(
   options: PostgresNotifyTransportOptions,
 ): InvalidationTransport {
   const applicationName = options.applicationName ?? DEFAULT_LISTENER_APPLICATION_NAME;
-  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 15_000;
-  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 5_000;
-  const logger = options.logger ?? silentLogger;
-  const server = describeServer(options.connectionString);
+  const server = describeServer(options.connectionString, { withPath: true });
+  const logFields = { server, applicationName };
+  const lifecycle = createSubscriberLifecycle({ name: 'postgres', product: 'Postgres' }, options);
 
-  let handlers: InvalidationHandlers | undefined;
   // The live client; a client that is no longer this one is finished and its late events are ignored.
   let client: pg.Client | undefined;
-  let closed = false;
-  let started = false;
-  let failures = 0;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let heartbeatTimer: NodeJS.Timeout | undefined;
-  let markFirstSubscription: () => void = () => undefined;
-  const firstSubscription = new Promise<void>((resolve) => {
-    markFirstSubscription = resolve;
-  });
-
-  function discard(c: pg.Client): void {
-    c.removeAllListeners('notification');
-    c.removeAllListeners('end');
-    // pg emits 'error' on a broken client; without a listener that would crash the process.
-    c.removeAllListeners('error');
-    c.on('error', () => undefined);
-    c.end().catch(() => undefined);
-  }
 
   function lose(c: pg.Client, error: Error): void {
     if (client !== c) return;
     client = undefined;
-    clearTimeout(heartbeatTimer);
-    discard(c);
-    if (closed) return;
-    handlers?.onDisconnected(error);
-    failures += 1;
-    const delayMs = reconnectDelayMs(failures, options.backoff);
-    logger.warn(
-      { transport: 'postgres', server, applicationName, error: error.message, retryInMs: delayMs },
+    lifecycle.stopHeartbeat();
+    detach(c);
+    c.end().catch(() => undefined);
+    lifecycle.lost(
+      error,
+      logFields,
       'runtime config listener lost its Postgres connection; reconnecting',
+      () => void connect(),
     );
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void connect();
-    }, delayMs);
-  }
-
-  function scheduleHeartbeat(c: pg.Client): void {
-    heartbeatTimer = setTimeout(() => {
-      // query_timeout (set on the client) bounds the wait for the answer.
-      c.query('select 1').then(
-        () => {
-          if (client === c) scheduleHeartbeat(c);
-        },
-        (error: unknown) =>
-          lose(c, new Error(`heartbeat on the listener connection failed: ${asError(error).message}`)),
-      );
-    }, heartbeatIntervalMs);
   }
 
   async function connect(): Promise<void> {
-    if (closed) return;
+    if (lifecycle.closed) return;
     const c = new pg.Client({
       connectionString: options.connectionString,
       application_name: applicationName,
-      connectionTimeoutMillis: connectTimeoutMs,
-      query_timeout: heartbeatTimeoutMs,
+      connectionTimeoutMillis: lifecycle.connectTimeoutMs,
+      // Bounds the heartbeat's `select 1`: no answer in time is a failed heartbeat.
+      query_timeout: lifecycle.heartbeatTimeoutMs,
       keepAlive: true,
     });
     client = c;
@@ -130,11 +76,7 @@ export function createPostgresNotifyTransport(
     c.on('end', () => lose(c, new Error('the server closed the listener connection')));
     c.on('notification', (message) => {
       if (client !== c || message.channel !== RUNTIME_CONFIG_CHANNEL) return;
-      const { invalidation, malformed } = decodeInvalidation(message.payload ?? '');
-      if (malformed) {
-        logger.warn({ transport: 'postgres' }, 'unreadable invalidation message; dropping the whole cache');
-      }
-      handlers?.onInvalidate(invalidation);
+      lifecycle.deliver(message.payload ?? '');
     });
     try {
       await c.connect();
@@ -142,49 +84,39 @@ export function createPostgresNotifyTransport(
     } catch (error) {
       lose(
         c,
-        new Error(
-          `connecting the config listener to Postgres at ${server} failed: ${asError(error).message}`,
-        ),
+        new Error(`connecting the config listener to Postgres at ${server} failed: ${errorMessage(error)}`),
       );
       return;
     }
     if (client !== c) return; // Lost or closed while subscribing.
-    failures = 0;
-    scheduleHeartbeat(c);
-    logger.info({ transport: 'postgres', server, applicationName }, 'runtime config listener subscribed');
-    handlers?.onSubscribed();
-    markFirstSubscription();
+    lifecycle.subscribed(
+      {
+        probe: () => c.query('select 1'),
+        isCurrent: () => client === c,
+        fail: (error) =>
+          lose(c, new Error(`heartbeat on the listener connection failed: ${errorMessage(error)}`)),
+      },
+      logFields,
+      'runtime config listener subscribed',
+    );
+  }
+
+  async function disconnect(): Promise<void> {
+    const c = client;
+    client = undefined;
+    if (!c) return;
+    detach(c);
+    await lifecycle.awaitEnd(
+      c.end(),
+      lifecycle.connectTimeoutMs,
+      'closing the config listener connection',
+      'listener did not close cleanly',
+    );
   }
 
   return {
     name: 'postgres',
-    start(startHandlers: InvalidationHandlers): Promise<void> {
-      if (started) throw new Error('the Postgres invalidation transport was already started');
-      started = true;
-      handlers = startHandlers;
-      void connect();
-      return firstSubscription;
-    },
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      clearTimeout(retryTimer);
-      clearTimeout(heartbeatTimer);
-      markFirstSubscription(); // Nobody waits forever on a transport that was closed before it subscribed.
-      const c = client;
-      client = undefined;
-      if (!c) return;
-      c.removeAllListeners('notification');
-      c.removeAllListeners('end');
-      c.removeAllListeners('error');
-      c.on('error', () => undefined);
-      await withTimeout(c.end(), connectTimeoutMs, 'closing the config listener connection').catch(
-        (error: unknown) =>
-          logger.warn(
-            { transport: 'postgres', error: asError(error).message },
-            'listener did not close cleanly',
-          ),
-      );
-    },
+    start: (handlers) => lifecycle.start(handlers, () => void connect()),
+    close: () => lifecycle.close(disconnect),
   };
 }

@@ -1,44 +1,20 @@
 import { Redis } from 'ioredis';
 import { toSnakeCase } from '../naming/to-snake-case';
-import {
-  decodeInvalidation,
-  encodeInvalidation,
-  type Invalidation,
-  type InvalidationHandlers,
-  type InvalidationTransport,
-} from './invalidation-transport';
-import { silentLogger, type ReaderLogger } from './reader-logger';
-import { reconnectDelayMs, type BackoffOptions } from './reconnect-backoff';
+import { describeServer } from './describe-server';
+import { errorMessage } from './error-message';
+import { encodeInvalidation, type Invalidation, type InvalidationTransport } from './invalidation-transport';
+import { createSubscriberLifecycle, type SubscriberOptions } from './subscriber-lifecycle';
 import { withTimeout } from './with-timeout';
 
 export const DEFAULT_REDIS_CHANNEL = 'runtime_config_changed';
 export const DEFAULT_SUBSCRIBER_CONNECTION_NAME = 'runtime-config-subscriber';
 
-export interface RedisTransportOptions {
+export interface RedisTransportOptions extends SubscriberOptions {
   /** `redis://host:port/db`. */
   url: string;
   channel?: string;
   /** `CLIENT SETNAME` of the subscriber, so an operator can find it in `CLIENT LIST`. */
   connectionName?: string;
-  connectTimeoutMs?: number;
-  /** A subscribed connection is silent; a PING this often (answered within the timeout) proves it alive. */
-  heartbeatIntervalMs?: number;
-  heartbeatTimeoutMs?: number;
-  backoff?: BackoffOptions;
-  logger?: ReaderLogger;
-}
-
-/** host:port, without credentials, for errors and logs. */
-function describeServer(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return 'the configured server';
-  }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -55,76 +31,49 @@ function errorMessage(error: unknown): string {
 export function createRedisTransport(options: RedisTransportOptions): InvalidationTransport {
   const channel = options.channel ?? DEFAULT_REDIS_CHANNEL;
   const connectionName = options.connectionName ?? DEFAULT_SUBSCRIBER_CONNECTION_NAME;
-  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 15_000;
-  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 5_000;
-  const logger = options.logger ?? silentLogger;
   const server = describeServer(options.url);
-
-  let handlers: InvalidationHandlers | undefined;
-  let started = false;
-  let closed = false;
+  const logFields = { server, connectionName };
+  const lifecycle = createSubscriberLifecycle({ name: 'redis', product: 'Redis' }, options);
   let subscribed = false;
-  let failures = 0;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let heartbeatTimer: NodeJS.Timeout | undefined;
-  let markFirstSubscription: () => void = () => undefined;
-  const firstSubscription = new Promise<void>((resolve) => {
-    markFirstSubscription = resolve;
-  });
 
   const redis = new Redis(options.url, {
     lazyConnect: true,
     connectionName,
-    connectTimeout: options.connectTimeoutMs ?? 10_000,
+    connectTimeout: lifecycle.connectTimeoutMs,
     // Bounds SUBSCRIBE and the heartbeat PING: no command waits forever on a half-open socket.
-    commandTimeout: heartbeatTimeoutMs,
+    commandTimeout: lifecycle.heartbeatTimeoutMs,
     autoResubscribe: false,
     autoResendUnfulfilledCommands: false,
     enableOfflineQueue: false,
     // We reconnect ourselves on 'end' (below): ioredis' own retry timer cannot be cancelled cleanly, and a
-    // disconnect() between its attempts arms a 2 s stream-destroy timer that holds the process open.
+    // disconnect() between its attempts arms a stream-destroy timer that holds the process open.
     retryStrategy: () => null,
   });
 
   function dropConnection(reason: string): void {
-    logger.warn(
-      { transport: 'redis', server, connectionName, error: reason },
-      'dropping the Redis subscriber',
-    );
+    lifecycle.warn({ ...logFields, error: reason }, 'dropping the Redis subscriber');
     // The 'end' handler schedules the reconnect.
     redis.disconnect();
-  }
-
-  function scheduleHeartbeat(): void {
-    heartbeatTimer = setTimeout(() => {
-      redis.ping().then(
-        () => {
-          if (subscribed) scheduleHeartbeat();
-        },
-        (error: unknown) => {
-          if (subscribed) dropConnection(`heartbeat PING failed: ${errorMessage(error)}`);
-        },
-      );
-    }, heartbeatIntervalMs);
   }
 
   async function subscribe(): Promise<void> {
     try {
       await redis.subscribe(channel);
     } catch (error) {
-      if (!closed) dropConnection(`SUBSCRIBE ${channel} failed: ${errorMessage(error)}`);
+      if (!lifecycle.closed) dropConnection(`SUBSCRIBE ${channel} failed: ${errorMessage(error)}`);
       return;
     }
-    if (closed || redis.status !== 'ready') return;
+    if (lifecycle.closed || redis.status !== 'ready') return;
     subscribed = true;
-    failures = 0;
-    scheduleHeartbeat();
-    logger.info(
-      { transport: 'redis', server, channel, connectionName },
+    lifecycle.subscribed(
+      {
+        probe: () => redis.ping(),
+        isCurrent: () => subscribed,
+        fail: (error) => dropConnection(`heartbeat PING failed: ${errorMessage(error)}`),
+      },
+      { server, channel, connectionName },
       'runtime config subscriber subscribed',
     );
-    handlers?.onSubscribed();
-    markFirstSubscription();
   }
 
   // ioredis emits 'error' for every failed connect attempt, then 'end' (we turned its retries off).
@@ -135,12 +84,11 @@ export function createRedisTransport(options: RedisTransportOptions): Invalidati
   redis.on('ready', () => void subscribe());
   let wasSubscribed = false;
   redis.on('close', () => {
-    clearTimeout(heartbeatTimer);
+    lifecycle.stopHeartbeat();
     wasSubscribed = subscribed;
     subscribed = false;
   });
   redis.on('end', () => {
-    if (closed) return;
     const error = new Error(
       wasSubscribed
         ? `the Redis subscriber connection to ${server} was lost: ${lastError}`
@@ -148,55 +96,37 @@ export function createRedisTransport(options: RedisTransportOptions): Invalidati
     );
     wasSubscribed = false;
     lastError = 'connection closed';
-    handlers?.onDisconnected(error);
-    failures += 1;
-    const delayMs = reconnectDelayMs(failures, options.backoff);
-    logger.warn(
-      { transport: 'redis', server, connectionName, error: error.message, retryInMs: delayMs },
+    // A failed attempt ends in 'end' again, which schedules the next one.
+    lifecycle.lost(
+      error,
+      logFields,
       'runtime config subscriber lost its Redis connection; reconnecting',
+      () => void redis.connect().catch(() => undefined),
     );
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      // A failed attempt ends in 'end' again, which schedules the next one.
-      if (!closed) redis.connect().catch(() => undefined);
-    }, delayMs);
   });
   redis.on('message', (messageChannel: string, payload: string) => {
-    if (messageChannel !== channel) return;
-    const { invalidation, malformed } = decodeInvalidation(payload);
-    if (malformed)
-      logger.warn({ transport: 'redis' }, 'unreadable invalidation message; dropping the whole cache');
-    handlers?.onInvalidate(invalidation);
+    if (messageChannel === channel) lifecycle.deliver(payload);
   });
+
+  async function disconnect(): Promise<void> {
+    subscribed = false;
+    // Between attempts there is no socket to close.
+    if (redis.status === 'end' || redis.status === 'wait') return;
+    const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
+    redis.disconnect();
+    await lifecycle.awaitEnd(
+      ended,
+      5_000,
+      'closing the Redis subscriber',
+      'Redis subscriber did not close cleanly',
+    );
+  }
 
   return {
     name: 'redis',
-    start(startHandlers: InvalidationHandlers): Promise<void> {
-      if (started) throw new Error('the Redis invalidation transport was already started');
-      started = true;
-      handlers = startHandlers;
-      // A failed first attempt ends in 'end' and is retried like any later loss.
-      redis.connect().catch(() => undefined);
-      return firstSubscription;
-    },
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      subscribed = false;
-      clearTimeout(heartbeatTimer);
-      clearTimeout(retryTimer);
-      markFirstSubscription();
-      // Between attempts there is no socket to close.
-      if (redis.status === 'end' || redis.status === 'wait') return;
-      const ended = new Promise<void>((resolve) => redis.once('end', () => resolve()));
-      redis.disconnect();
-      await withTimeout(ended, 5_000, 'closing the Redis subscriber').catch((error: unknown) =>
-        logger.warn(
-          { transport: 'redis', error: errorMessage(error) },
-          'Redis subscriber did not close cleanly',
-        ),
-      );
-    },
+    // A failed first attempt ends in 'end' and is retried like any later loss.
+    start: (handlers) => lifecycle.start(handlers, () => void redis.connect().catch(() => undefined)),
+    close: () => lifecycle.close(disconnect),
   };
 }
 
