@@ -387,12 +387,12 @@ export function readOnlyQueryProblem(query: string): string | undefined {
   if (!/^(select|with|values|table)\b/i.test(statement) && !/^\(/.test(statement)) {
     return 'query must be a read-only SELECT (or WITH, VALUES, TABLE)';
   }
+  if (/\bfor\s+(update|share|no\s+key\s+update|key\s+share)\b/i.test(statement)) {
+    return 'query must not lock rows (FOR UPDATE / FOR SHARE)';
+  }
   const writing = WRITING_KEYWORDS.exec(statement);
   if (writing) {
     return `query must only read; "${writing[0]}" writes (quote an identifier of that name: "${writing[0]}")`;
-  }
-  if (/\bfor\s+(update|share|no\s+key\s+update|key\s+share)\b/i.test(statement)) {
-    return 'query must not lock rows (FOR UPDATE / FOR SHARE)';
   }
   return undefined;
 }
@@ -466,17 +466,20 @@ export type HttpGate = Extract<GateDefinition, { provider: 'http' }>;
 export type SqlGate = Extract<GateDefinition, { provider: 'sql' }>;
 
 /** The named gates of a plan: `gates: { errors: { provider: compare, ... }, health: { provider: http, ... } }`. */
-export const gateDefinitionsSchema = z
-  .record(
-    z
-      .string()
-      .regex(
-        GATE_NAME,
-        'gate names are 1-40 characters: a lower-case letter, then letters, digits, "_" or "-"',
-      ),
-    gateDefinitionSchema,
-  )
-  .refine((gates) => Object.keys(gates).length <= MAX_GATES, `a plan has at most ${MAX_GATES} gates`);
+export const gateDefinitionsSchema = z.record(z.string(), gateDefinitionSchema).superRefine((gates, ctx) => {
+  for (const name of Object.keys(gates)) {
+    if (!GATE_NAME.test(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `gate name ${shown(name)} must be 1-40 characters: a lower-case letter, then letters, digits, "_" or "-"`,
+      });
+    }
+  }
+  if (Object.keys(gates).length > MAX_GATES) {
+    ctx.addIssue({ code: 'custom', message: `a plan has at most ${MAX_GATES} gates` });
+  }
+});
 export type GateDefinitions = z.output<typeof gateDefinitionsSchema>;
 
 export class GateDefinitionError extends Error {
