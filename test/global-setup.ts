@@ -7,7 +7,10 @@ declare global {
   var rolloutStackStarted: StackComponent[] | undefined;
 }
 
-/** Brings the stack up once per run, reusing whatever already runs, and remembers what it started. */
+/**
+ * Brings the stack up once per run, reusing whatever already runs, and remembers what it started. Only the
+ * integration project uses it (jest.config.js), so a unit-only run never starts or waits for the stack.
+ */
 export default async function globalSetup(): Promise<void> {
   loadDotenv();
   // On failure stackUp itself stops what it started; a stack someone else runs is never touched.
