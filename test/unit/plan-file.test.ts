@@ -307,7 +307,7 @@ describe('loadPlanFile: bad files are PlanErrors naming the file', () => {
         "flag: x'; drop table runtime_config; --",
         'unleash:',
         '  environment: ../admin',
-        'gates: []',
+        'canary: []',
         'stages:',
         '  - percent: 50',
         '    soak: 5 minutes',
@@ -321,7 +321,7 @@ describe('loadPlanFile: bad files are PlanErrors naming the file', () => {
       expect.arrayContaining([
         expect.stringMatching(/^flag: /),
         expect.stringMatching(/^unleash\.environment: /),
-        'unknown option "gates"',
+        'unknown option "canary"',
         expect.stringMatching(/^stages\[0\]\.soak: .*5 minutes/),
         expect.stringMatching(/^stages\[1\]\.soak: .*8d/),
       ]),

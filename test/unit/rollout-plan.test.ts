@@ -386,9 +386,11 @@ describe('parseRolloutPlan: identifiers (no injection)', () => {
 
 describe('parseRolloutPlan: unknown options', () => {
   it('reports unknown top-level keys (not yet supported or misspelt) as unknown options', () => {
-    expect(problemsOf({ ...base, gates: [{ provider: 'metrics' }] })).toEqual(['unknown option "gates"']);
+    expect(problemsOf({ ...base, gate: { errors: { provider: 'metrics' } } })).toEqual([
+      'unknown option "gate"',
+    ]);
     expect(problemsOf({ ...base, stage: [{ percent: 100 }] })).toEqual(['unknown option "stage"']);
-    expect(problemsOf({ ...base, gates: [], stage: [] })).toEqual(['unknown options "gates", "stage"']);
+    expect(problemsOf({ ...base, gate: {}, stage: [] })).toEqual(['unknown options "gate", "stage"']);
   });
 
   it('reports unknown keys inside nested objects with their path', () => {
@@ -411,7 +413,7 @@ describe('PlanError lists every problem at once', () => {
       unleash: { project: 'a b', environment: '../admin' },
       backup: { tables: ['pg_authid'] },
       stages: [{ percent: 50 }, { percent: 10 }],
-      gates: [],
+      canary: [],
     });
     expect(problems).toEqual(
       expect.arrayContaining([
@@ -421,7 +423,7 @@ describe('PlanError lists every problem at once', () => {
         expect.stringMatching(/^backup\.tables\[0\]: /),
         'stages[1].percent: stages must increase: 10 follows 50',
         'stages[1].percent: the last stage must be 100 percent',
-        'unknown option "gates"',
+        'unknown option "canary"',
       ]),
     );
     expect(problems).toHaveLength(7);
@@ -468,11 +470,11 @@ describe('PlanError lists every problem at once', () => {
   it('still reports non-increasing stages next to an unknown option', () => {
     const problems = problemsOf({
       ...(withStages([{ percent: 50 }, { percent: 10 }, { percent: 100 }]) as object),
-      gates: [],
+      canary: [],
     });
     expect(problems).toEqual(
       expect.arrayContaining([
-        'unknown option "gates"',
+        'unknown option "canary"',
         'stages[1].percent: stages must increase: 10 follows 50',
       ]),
     );
