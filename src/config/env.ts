@@ -76,8 +76,20 @@ export const envSchema = z.object({
   UNIFIED_CONFIG_FLAG: withDefault(z.string().min(1), 'unified-config'),
   /** Where unleash-client keeps its backup of the last flag state it received (served while Unleash is down). */
   UNLEASH_BACKUP_DIR: optional(z.string()),
-  /** How often the service's unleash-client polls Unleash. */
-  UNLEASH_REFRESH_INTERVAL_MS: withDefault(z.coerce.number().int().min(1_000).max(600_000), 5_000),
+  /**
+   * How often the service's unleash-client polls Unleash, in milliseconds: 1,000 (the default and the floor)
+   * to 600,000. It bounds how long a rollback (the flag to 0 %) takes to reach every service; Unleash itself
+   * serves a write to clients after its own revision check (once a second, not configurable), so polling
+   * faster than that would gain nothing. Each poll sends the last ETag, so an unchanged flag costs a 304.
+   */
+  UNLEASH_REFRESH_INTERVAL_MS: withDefault(
+    z.coerce
+      .number({ error: 'must be a number of milliseconds, e.g. 1000' })
+      .int('must be a whole number of milliseconds')
+      .min(1_000, 'must be at least 1000 (ms); Unleash checks for changes once a second')
+      .max(600_000, 'must be at most 600000 (ms, 10 minutes)'),
+    1_000,
+  ),
   /** Push invalidation for the reader's cache: Postgres LISTEN/NOTIFY (default), Redis pub/sub, or TTL only. */
   CONFIG_INVALIDATION: withDefault(z.enum(['postgres', 'redis', 'none']), 'postgres'),
   /** Needed when CONFIG_INVALIDATION is `redis`. */

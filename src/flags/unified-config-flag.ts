@@ -29,7 +29,7 @@ export interface UnifiedConfigFlagOptions {
   backupDir?: string;
   /** Names this client in Unleash and the backup file; default `config-service`. */
   appName?: string;
-  /** Polling interval; default 5,000 ms. */
+  /** Polling interval; default 1,000 ms (the service passes `UNLEASH_REFRESH_INTERVAL_MS`). */
   refreshIntervalMs?: number;
   /** Bound on each request to Unleash; default 5,000 ms, at least 1,000 ms. */
   timeoutMs?: number;
@@ -125,7 +125,7 @@ export function createUnifiedConfigFlag(options: UnifiedConfigFlagOptions): Unif
     url: url.toString(),
     customHeaders: { Authorization: options.clientToken },
     storageProvider: createAtomicBackupStorage(backupDir),
-    refreshInterval: options.refreshIntervalMs ?? 5_000,
+    refreshInterval: options.refreshIntervalMs ?? 1_000,
     timeout: timeoutMs,
     disableMetrics: options.sendUsageMetrics === false,
     disableAutoStart: true,

@@ -61,6 +61,29 @@ describe('config service environment', () => {
     expect(result.data?.SERVICE_API_TOKENS).toBeUndefined();
   });
 
+  it('polls Unleash every second by default, and accepts 1000 ms to 10 minutes', () => {
+    expect(parse({ UNLEASH_REFRESH_INTERVAL_MS: undefined }).data?.UNLEASH_REFRESH_INTERVAL_MS).toBe(1_000);
+    expect(parse({ UNLEASH_REFRESH_INTERVAL_MS: '' }).data?.UNLEASH_REFRESH_INTERVAL_MS).toBe(1_000);
+    expect(parse({ UNLEASH_REFRESH_INTERVAL_MS: '1000' }).data?.UNLEASH_REFRESH_INTERVAL_MS).toBe(1_000);
+    expect(parse({ UNLEASH_REFRESH_INTERVAL_MS: '600000' }).data?.UNLEASH_REFRESH_INTERVAL_MS).toBe(600_000);
+    // .env.example ships the fast setting, so a developer's stack rolls back as fast as production's.
+    expect(parse({}).data?.UNLEASH_REFRESH_INTERVAL_MS).toBe(1_000);
+  });
+
+  it.each([
+    ['999', 'must be at least 1000 (ms); Unleash checks for changes once a second'],
+    ['0', 'must be at least 1000 (ms); Unleash checks for changes once a second'],
+    ['1500.5', 'must be a whole number of milliseconds'],
+    ['600001', 'must be at most 600000 (ms, 10 minutes)'],
+    ['1s', 'must be a number of milliseconds, e.g. 1000'],
+  ])('refuses UNLEASH_REFRESH_INTERVAL_MS=%p, saying why', (value, message) => {
+    const result = parse({ UNLEASH_REFRESH_INTERVAL_MS: value });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
+      ['UNLEASH_REFRESH_INTERVAL_MS', message],
+    ]);
+  });
+
   it.each([
     ['SERVICE_FAULT_RATE', '1.5'],
     ['SERVICE_FAULT_RATE', 'lots'],
