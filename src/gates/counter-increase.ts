@@ -30,7 +30,10 @@ export class TooManySeriesError extends Error {
 
 /**
  * The increase of every series in `current` since `previous`. A series missing from this scrape keeps its
- * last value, so one that comes back is not counted twice; one never seen before counts from zero.
+ * last value, so one that comes back is not counted twice; one never seen before counts from zero. A counter
+ * that restarted and has already passed its old value cannot be told apart by its value alone: when the
+ * caller knows the process restarted (`restarted`, e.g. from `process_start_time_seconds`), every series
+ * counts from zero.
  *
  * @example
  * counterIncreases({ a: 10 }, new Map([['a', 4], ['b', 2]])).increases; // a → 4 (reset), b → 2 (new)
@@ -38,6 +41,7 @@ export class TooManySeriesError extends Error {
 export function counterIncreases(
   previous: Readonly<CounterValues>,
   current: ReadonlyMap<string, number>,
+  options: { restarted?: boolean } = {},
 ): CounterIncreases {
   const increases = new Map<string, number>();
   const values: CounterValues = { ...previous };
@@ -49,7 +53,7 @@ export function counterIncreases(
     if (last === undefined) {
       appeared++;
       increases.set(key, value);
-    } else if (value >= last) {
+    } else if (value >= last && !options.restarted) {
       increases.set(key, value - last);
     } else {
       resets++;
