@@ -10,11 +10,17 @@ export interface TemplateMigrationsTable {
   rolled_back_at: Date | null;
 }
 
-/** A field given in two spellings, resolved to its snake_case value (src/templates/normalize-llm-preferences.ts). */
-export interface StoredSpellingConflict {
+/**
+ * A field given in two or more spellings, resolved to its snake_case value (the template migration's rule,
+ * activities/template-migration/normalize-llm-preferences.ts): as decided, as stored in the ledger, and with
+ * `Value` a shortened rendering, as reported.
+ */
+export interface SpellingConflict<Value = unknown> {
+  /** The snake_case field. */
   field: string;
-  kept: { key: string; value: unknown };
-  dropped: { key: string; value: unknown }[];
+  kept: { key: string; value: Value };
+  dropped: { key: string; value: Value }[];
+  /** Every spelling carried the same value: nothing was lost. */
   agreed: boolean;
 }
 
@@ -25,7 +31,7 @@ export interface TemplateMigrationChangesTable {
   /** md5 of `llm_preferences::text` before and after the rewrite, as a uuid. */
   previous_hash: string;
   written_hash: string;
-  conflicts: ColumnType<StoredSpellingConflict[] | null, string | null, string | null>;
+  conflicts: ColumnType<SpellingConflict[] | null, string | null, string | null>;
   migrated_at: Generated<Date>;
 }
 
@@ -45,10 +51,7 @@ export interface TemplateQuarantineTable {
   quarantined_at: Generated<Date>;
 }
 
-/**
- * The tables of migration 006, to merge into `Database` in db/schema.ts. A type alias, not an interface, so
- * it satisfies the record constraint of Kysely's `withTables` until then.
- */
+/** The tables of migration 006; `Database` (db/schema.ts) includes them. */
 export type TemplateMigrationTables = {
   template_migrations: TemplateMigrationsTable;
   template_migration_changes: TemplateMigrationChangesTable;

@@ -1,11 +1,11 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { ROLLOUT_ID } from '../../src/plan/rollout-id';
 import { rowHash } from '../../db/row-sql';
+import { lockTimeoutSetting, setLocal } from '../../db/transaction-settings';
 import type { BackupRow, Database } from '../../db/schema';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export { ROLLOUT_ID };
 /** Single underscores only, so the `__` between id and table in a backup name is unambiguous. */
 const TABLE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const MAX_IDENTIFIER_BYTES = 63;
@@ -71,6 +71,28 @@ export function findBackupRecord(
     .executeTakeFirst();
 }
 
+/** A data phase was asked to change a table the rollout has no verified backup of: it refuses to start. */
+export class MissingBackupError extends Error {
+  override name = 'MissingBackupError';
+
+  constructor(rolloutId: string, table: string, phase: string) {
+    super(`rollout ${rolloutId} has no verified backup of ${table}; the ${phase} runs only after one`);
+  }
+}
+
+/** The rollout's recorded backup of `table`, whose table still exists; else {@link MissingBackupError}. */
+export async function requireBackup(
+  db: Db,
+  rolloutId: string,
+  table: string,
+  phase: string,
+): Promise<BackupRow> {
+  const record = await findBackupRecord(db, rolloutId, table);
+  if (!record || !(await tableExists(db, record.backup_table)))
+    throw new MissingBackupError(rolloutId, table, phase);
+  return record;
+}
+
 export interface BackupResult extends TableFingerprint {
   sourceTable: string;
   backupTable: string;
@@ -114,7 +136,7 @@ export async function backupTable(
           `table ${backup} exists but is not a recorded backup; refusing to overwrite it`,
         );
       }
-      await sql`set local lock_timeout = '5s'`.execute(trx);
+      await setLocal(trx, lockTimeoutSetting(5_000));
       await sql`create table ${sql.table(backup)} (like ${sql.table(sourceTable)} including all)`.execute(
         trx,
       );

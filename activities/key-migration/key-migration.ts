@@ -1,13 +1,26 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
+import { BatchRunner, timedBatch, type BatchTiming } from '../../db/batch-runner';
+import { BatchSizer } from '../../db/batch-sizer';
+import { lockingTransaction, pgErrorCode, type RetryOptions } from '../../db/lock-retry';
+import { readOnlySnapshot } from '../../db/read-only-snapshot';
 import type { Database } from '../../db/schema';
-import { ROLLOUT_ID, findBackupRecord, tableExists } from '../backup/table-backups';
+import {
+  DEFAULT_LIMITS,
+  INDEX_WALK_SETTINGS,
+  limitSettings,
+  type StatementLimits,
+  type TransactionSettings,
+} from '../../db/transaction-settings';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { MissingBackupError, findBackupRecord, requireBackup, tableExists } from '../backup/table-backups';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** The table the key migration rewrites. */
 export const KEY_TABLE = 'runtime_config';
+/** The phase's name in messages and logs. */
+export const KEY_MIGRATION = 'key migration';
 /** `UNIQUE NULLS NOT DISTINCT (key, user_id)`; its index carries the same name. */
 export const KEY_UNIQUE_CONSTRAINT = 'runtime_config_key_user_unique';
 /** Transaction-local setting that makes migration 004's trigger leave a write exactly as given. */
@@ -17,8 +30,8 @@ export const NORMALIZATION_BYPASS_SETTING = 'rollout.bypass_key_normalization';
  * Matches exactly the keys that `to_snake_case` changes: an ASCII capital, a separator it rewrites (`-`,
  * ASCII whitespace), two `_` in a row, `_` next to a dot, or `_` at either end. Each of the function's steps
  * can only change a key containing one of these, and each leaves none of them behind. One regular
- * expression costs a fraction of the function's five rewrites plus translate (measured: 1.2 µs against
- * 8 µs a key), so batches and verification call the function only where this matches. The same text is a
+ * expression costs a fraction of the function's five rewrites plus translate, so batches and verification
+ * call the function only where this matches. The same text is a
  * valid JavaScript and Postgres (ARE) expression; test/unit/key-migration-rename-pattern.test.ts and
  * test/integration/key-migration-pattern.test.ts check the equivalence on both engines.
  */
@@ -38,152 +51,20 @@ export function discardedRowsTableName(rolloutId: string, table: string = KEY_TA
   return `discarded_${rolloutId.replaceAll('-', '_')}_${table}`;
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Statement limits, lock retries, batch sizing
-
-export interface StatementLimits {
-  /** How long a statement may wait for a row or table lock before giving up (then retried with backoff). */
-  lockTimeoutMs: number;
-  /** Upper bound of one batch statement; a batch that hits it is retried smaller. */
-  statementTimeoutMs: number;
-}
-
-export const DEFAULT_LIMITS: StatementLimits = { lockTimeoutMs: 1_000, statementTimeoutMs: 15_000 };
-
 /**
- * Sets the limits for the current transaction only, plus planner settings for the batch statements, which
- * are all built to walk one index range and probe the rest by key:
- * - JIT off: the estimates are pessimistic, so JIT kicks in, and compiling costs more than it saves
- *   (measured: ~300 ms a batch);
- * - no hash or merge joins: the NULL-user branch of a group lookup is estimated at dozens of rows, and with
- *   that the planner preferred hashing the whole table to delete a few hundred rows (measured: 1 s instead
- *   of 0.24 s for a 40,000-entry page);
- * - more work_mem, so a page groups in memory instead of spilling to disk.
+ * The settings of a rename or dedupe batch: its limits, the planner settings for statements that walk one
+ * index range, and the trigger bypass (on only where the statement itself writes the normal form).
  */
-export async function applyTransactionLimits(
-  trx: Transaction<Database>,
-  limits: StatementLimits,
-  options: { bypassNormalization?: boolean } = {},
-): Promise<void> {
-  await sql`
-    select set_config('lock_timeout', ${`${limits.lockTimeoutMs}ms`}, true),
-           set_config('statement_timeout', ${`${limits.statementTimeoutMs}ms`}, true),
-           set_config('jit', 'off', true),
-           set_config('work_mem', '64MB', true),
-           set_config('enable_hashjoin', 'off', true),
-           set_config('enable_mergejoin', 'off', true),
-           set_config(${NORMALIZATION_BYPASS_SETTING}, ${options.bypassNormalization ? 'on' : 'off'}, true)
-  `.execute(trx);
-}
-
-/** lock_not_available (lock_timeout), deadlock_detected, serialization_failure. */
-const LOCK_CONFLICT_CODES = new Set(['55P03', '40P01', '40001']);
-const QUERY_CANCELED = '57014';
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/** True for errors that mean "someone else held the lock": worth retrying the same work after a pause. */
-export function isLockConflict(error: unknown): boolean {
-  const code = errorCode(error);
-  return code !== undefined && LOCK_CONFLICT_CODES.has(code);
-}
-
-/** True when Postgres cancelled the statement (statement_timeout): the batch was too large. */
-export function isStatementTimeout(error: unknown): boolean {
-  return errorCode(error) === QUERY_CANCELED;
-}
-
-export interface RetryOptions {
-  attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  onRetry?: (error: unknown, attempt: number) => void;
-}
-
-/**
- * Runs `work` again after a lock conflict, with exponential backoff and jitter; any other error, or the
- * last conflict, propagates (the activity's own retry policy takes over from there).
- */
-export async function retryOnLockConflict<T>(work: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = options.attempts ?? 8;
-  const base = options.baseDelayMs ?? 50;
-  const max = options.maxDelayMs ?? 5_000;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (!isLockConflict(error) || attempt >= attempts) throw error;
-      options.onRetry?.(error, attempt);
-      // Jitter keeps two retrying sessions from colliding again in lockstep.
-      await sleep(Math.min(max, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
-    }
-  }
-}
-
-export interface BatchSizerOptions {
-  initial: number;
-  min: number;
-  max: number;
-  targetMs: number;
-}
-
-/**
- * Sizes the next batch so it takes about `targetMs`, from the cost of one unit (a key, an index entry). The
- * cost follows a slowdown at once but a speedup only gradually (30 % a batch): one batch that happened to run
- * fast must not make the next one overshoot, which is what a long statement is. Sizes change by at most ×1.5
- * (×1.2 once a batch takes half the target) or ÷2 a step and stay within [min, max].
- */
-export class BatchSizer {
-  private size: number;
-  private unitMs: number | undefined;
-
-  constructor(private readonly options: BatchSizerOptions) {
-    this.size = this.clamp(options.initial);
-  }
-
-  get current(): number {
-    return this.size;
-  }
-
-  /**
-   * Records how long a batch of the current size took and returns the next size. `filled` is the share of
-   * the batch that had work (a page cut short by the end of a key): its time is scaled up to a full batch,
-   * and a batch under a tenth full says too little to change anything.
-   */
-  record(elapsedMs: number, filled = 1): number {
-    if (filled < 0.1) return this.size;
-    const latest = elapsedMs / Math.min(1, filled) / this.size;
-    this.unitMs = this.unitMs === undefined ? latest : Math.max(latest, 0.7 * this.unitMs + 0.3 * latest);
-    const wanted = this.options.targetMs / Math.max(this.unitMs, 1e-6);
-    // Close to the target, approach it in small steps: the cost per row is not quite linear in batch size.
-    const growth = elapsedMs >= this.options.targetMs / 2 ? 1.2 : 1.5;
-    this.size = this.clamp(Math.min(this.size * growth, Math.max(this.size / 2, wanted)));
-    return this.size;
-  }
-
-  /** After a statement timeout: a quarter of the size, so the retry fits comfortably. */
-  shrink(): number {
-    this.size = this.clamp(Math.floor(this.size / 4));
-    return this.size;
-  }
-
-  private clamp(size: number): number {
-    return Math.min(this.options.max, Math.max(this.options.min, Math.floor(size)));
-  }
+function keyBatchSettings(limits: StatementLimits, bypassNormalization: boolean): TransactionSettings {
+  return {
+    ...limitSettings(limits),
+    ...INDEX_WALK_SETTINGS,
+    [NORMALIZATION_BYPASS_SETTING]: bypassNormalization ? 'on' : 'off',
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Rename
-
-export interface BatchTiming {
-  /** The data statement alone. */
-  statementMs: number;
-  /** The whole transaction: settings, statement and commit. */
-  batchMs: number;
-}
 
 export interface RenameBatchResult extends BatchTiming {
   renamed: number;
@@ -192,7 +73,7 @@ export interface RenameBatchResult extends BatchTiming {
 }
 
 /**
- * How many ids a rename batch may scan per key it may rename. Renaming a row costs ~40× scanning one, so
+ * How many ids a rename batch may scan per key it may rename. Renaming a row costs far more than scanning one, so
  * bounding a batch by renames (and the scan by this ratio) keeps its duration steady where the share of
  * camelCase keys changes along the table; bounding it by an id range alone made a dense stretch several
  * times slower than the batch before it.
@@ -213,11 +94,7 @@ export async function renameBatch(
   limit: number,
   limits: StatementLimits = DEFAULT_LIMITS,
 ): Promise<RenameBatchResult> {
-  const started = performance.now();
-  let statementMs = 0;
-  const row = await db.transaction().execute(async (trx) => {
-    await applyTransactionLimits(trx, limits, { bypassNormalization: true });
-    const statementStarted = performance.now();
+  const { value: row, ...timing } = await timedBatch(db, keyBatchSettings(limits, true), async (trx) => {
     const result = await sql<{ renamed: number; found: number; last_id: number | null }>`
       with candidates as materialized (
         select id from runtime_config
@@ -234,7 +111,6 @@ export async function renameBatch(
       select (select count(*) from renamed) as renamed, (select count(*) from candidates) as found,
              (select max(id) from candidates) as last_id
     `.execute(trx);
-    statementMs = performance.now() - statementStarted;
     const first = result.rows[0];
     if (!first) throw new Error('rename batch returned no row');
     return first;
@@ -242,8 +118,7 @@ export async function renameBatch(
   return {
     renamed: row.renamed,
     cursor: row.found >= limit && row.last_id !== null ? row.last_id : scanTo,
-    statementMs,
-    batchMs: performance.now() - started,
+    ...timing,
   };
 }
 
@@ -321,13 +196,9 @@ export async function dedupeBatch(
   limit: number,
   limits: StatementLimits = DEFAULT_LIMITS,
 ): Promise<DedupeBatchResult> {
-  const started = performance.now();
-  let statementMs = 0;
   // A 'group' page is complete by construction: it reads the whole group.
   const wholePage = page.kind === 'group';
-  const row = await db.transaction().execute(async (trx) => {
-    await applyTransactionLimits(trx, limits);
-    const statementStarted = performance.now();
+  const { value: row, ...timing } = await timedBatch(db, keyBatchSettings(limits, false), async (trx) => {
     const result = await sql<{
       scanned: number;
       discarded: number;
@@ -379,7 +250,6 @@ export async function dedupeBatch(
              (select key from last_seen) as seen_key,
              (select user_id from last_seen) as seen_user
     `.execute(trx);
-    statementMs = performance.now() - statementStarted;
     const first = result.rows[0];
     if (!first) throw new Error('dedupe batch returned no row');
     return first;
@@ -393,8 +263,7 @@ export async function dedupeBatch(
         ? { key: row.complete_key, userId: row.complete_user }
         : null,
     lastSeen: row.seen_key === null ? null : { key: row.seen_key, userId: row.seen_user },
-    statementMs,
-    batchMs: performance.now() - started,
+    ...timing,
   };
 }
 
@@ -510,26 +379,19 @@ export async function ensureUniqueKeyConstraint(
           on runtime_config (key, user_id) nulls not distinct
       `.execute(db);
     } catch (error) {
-      if (errorCode(error) === '23505') throw new DuplicateKeyGroupsError(error);
+      if (pgErrorCode(error) === '23505') throw new DuplicateKeyGroupsError(error);
       throw error;
     }
     outcome = 'built';
   }
-  await retryOnLockConflict(
-    () =>
-      db.transaction().execute(async (trx) => {
-        await sql`select set_config('lock_timeout', ${`${options.lockTimeoutMs ?? 2_000}ms`}, true)`.execute(
-          trx,
-        );
-        // A concurrent run may have attached it between the check and here.
-        if (await constraintExists(trx)) return;
-        await sql`
-          alter table runtime_config
-            add constraint ${sql.id(KEY_UNIQUE_CONSTRAINT)} unique using index ${sql.id(KEY_UNIQUE_CONSTRAINT)}
-        `.execute(trx);
-      }),
-    retry,
-  );
+  await lockingTransaction(db, { lockTimeoutMs: options.lockTimeoutMs ?? 2_000, retry }, async (trx) => {
+    // A concurrent run may have attached it between the check and here.
+    if (await constraintExists(trx)) return;
+    await sql`
+      alter table runtime_config
+        add constraint ${sql.id(KEY_UNIQUE_CONSTRAINT)} unique using index ${sql.id(KEY_UNIQUE_CONSTRAINT)}
+    `.execute(trx);
+  });
   return { outcome, droppedInvalidIndex, lockRetries };
 }
 
@@ -579,38 +441,33 @@ export async function verifyKeyMigration(
   rolloutId: string,
 ): Promise<KeyMigrationVerification> {
   const record = await findBackupRecord(db, rolloutId, KEY_TABLE);
-  if (!record) throw new MissingBackupError(rolloutId);
+  if (!record) throw new MissingBackupError(rolloutId, KEY_TABLE, KEY_MIGRATION);
   const discardedTable = discardedRowsTableName(rolloutId);
-  return db
-    .transaction()
-    .setIsolationLevel('repeatable read')
-    .execute(async (trx) => {
-      await sql`set transaction read only`.execute(trx);
-      await sql`select set_config('jit', 'off', true)`.execute(trx);
-      const discardedExists = await tableExists(trx, discardedTable);
-      const discarded = discardedExists
-        ? sql.table(discardedTable)
-        : sql`(select * from runtime_config where false)`;
-      const keys = await sql<{ not_normalized: number }>`
+  return readOnlySnapshot(db, async (trx) => {
+    const discardedExists = await tableExists(trx, discardedTable);
+    const discarded = discardedExists
+      ? sql.table(discardedTable)
+      : sql`(select * from runtime_config where false)`;
+    const keys = await sql<{ not_normalized: number }>`
         select count(*) as not_normalized from runtime_config
         where key collate "C" ~ ${RENAME_PATTERN} and key <> to_snake_case(key)
       `.execute(trx);
-      const duplicates = await sql<{ groups: number }>`
+    const duplicates = await sql<{ groups: number }>`
         select count(*) as groups from (
           select 1 from runtime_config group by key, user_id having count(*) > 1
         ) d
       `.execute(trx);
-      const counts = await sql<{
-        live_rows: number;
-        backup_rows: number;
-        discarded_rows: number;
-        live_from_backup: number;
-        inserted_after_backup: number;
-        renamed: number;
-        discarded_from_backup: number;
-        deleted_after_backup: number;
-        discarded_still_live: number;
-      }>`
+    const counts = await sql<{
+      live_rows: number;
+      backup_rows: number;
+      discarded_rows: number;
+      live_from_backup: number;
+      inserted_after_backup: number;
+      renamed: number;
+      discarded_from_backup: number;
+      deleted_after_backup: number;
+      discarded_still_live: number;
+    }>`
         select count(l.id) as live_rows, count(b.id) as backup_rows, count(d.id) as discarded_rows,
                count(*) filter (where b.id is not null and l.id is not null) as live_from_backup,
                count(*) filter (where b.id is null and l.id is not null) as inserted_after_backup,
@@ -622,61 +479,51 @@ export async function verifyKeyMigration(
         full join ${sql.table(record.backup_table)} b on b.id = l.id
         full join ${discarded} d on d.id = coalesce(l.id, b.id)
       `.execute(trx);
-      const orphans = await sql<{ orphans: number }>`
+    const orphans = await sql<{ orphans: number }>`
         select count(*) as orphans from ${discarded} d
         where not exists (select 1 from runtime_config l where l.key = d.key and l.user_id = d.user_id)
           and not exists (
             select 1 from runtime_config l where d.user_id is null and l.key = d.key and l.user_id is null
           )
       `.execute(trx);
-      const constraintValid = (await constraintExists(trx)) && (await uniqueIndexState(trx)) === 'valid';
-      const c = counts.rows[0];
-      if (!c) throw new Error('verification counts returned no row');
-      const verification: KeyMigrationVerification = {
-        keysNotNormalized: keys.rows[0]?.not_normalized ?? 0,
-        duplicateGroups: duplicates.rows[0]?.groups ?? 0,
-        constraintValid,
-        liveRows: c.live_rows,
-        backupRows: c.backup_rows,
-        liveFromBackup: c.live_from_backup,
-        insertedAfterBackup: c.inserted_after_backup,
-        renamed: c.renamed,
-        discardedRows: c.discarded_rows,
-        discardedFromBackup: c.discarded_from_backup,
-        deletedAfterBackup: c.deleted_after_backup,
-        discardedStillLive: c.discarded_still_live,
-        discardedWithoutSurvivor: orphans.rows[0]?.orphans ?? 0,
-        problems: [],
-      };
-      const v = verification;
-      if (v.keysNotNormalized > 0) v.problems.push(`${v.keysNotNormalized} key(s) not in normal form`);
-      if (v.duplicateGroups > 0) v.problems.push(`${v.duplicateGroups} duplicate (key, user_id) group(s)`);
-      if (!v.constraintValid)
-        v.problems.push(`constraint ${KEY_UNIQUE_CONSTRAINT} missing or its index invalid`);
-      if (v.backupRows !== record.row_count)
-        v.problems.push(`backup holds ${v.backupRows} rows but recorded ${record.row_count}`);
-      if (v.discardedStillLive > 0) v.problems.push(`${v.discardedStillLive} discarded row(s) are live`);
-      const expectedLive =
-        v.backupRows - v.discardedFromBackup - v.deletedAfterBackup + v.insertedAfterBackup;
-      if (v.liveRows !== expectedLive)
-        v.problems.push(
-          `live rows ${v.liveRows} ≠ backup ${v.backupRows} − discarded ${v.discardedFromBackup} − deleted after backup ${v.deletedAfterBackup} + inserted after backup ${v.insertedAfterBackup}`,
-        );
-      return verification;
-    });
+    const constraintValid = (await constraintExists(trx)) && (await uniqueIndexState(trx)) === 'valid';
+    const c = counts.rows[0];
+    if (!c) throw new Error('verification counts returned no row');
+    const verification: KeyMigrationVerification = {
+      keysNotNormalized: keys.rows[0]?.not_normalized ?? 0,
+      duplicateGroups: duplicates.rows[0]?.groups ?? 0,
+      constraintValid,
+      liveRows: c.live_rows,
+      backupRows: c.backup_rows,
+      liveFromBackup: c.live_from_backup,
+      insertedAfterBackup: c.inserted_after_backup,
+      renamed: c.renamed,
+      discardedRows: c.discarded_rows,
+      discardedFromBackup: c.discarded_from_backup,
+      deletedAfterBackup: c.deleted_after_backup,
+      discardedStillLive: c.discarded_still_live,
+      discardedWithoutSurvivor: orphans.rows[0]?.orphans ?? 0,
+      problems: [],
+    };
+    const v = verification;
+    if (v.keysNotNormalized > 0) v.problems.push(`${v.keysNotNormalized} key(s) not in normal form`);
+    if (v.duplicateGroups > 0) v.problems.push(`${v.duplicateGroups} duplicate (key, user_id) group(s)`);
+    if (!v.constraintValid)
+      v.problems.push(`constraint ${KEY_UNIQUE_CONSTRAINT} missing or its index invalid`);
+    if (v.backupRows !== record.row_count)
+      v.problems.push(`backup holds ${v.backupRows} rows but recorded ${record.row_count}`);
+    if (v.discardedStillLive > 0) v.problems.push(`${v.discardedStillLive} discarded row(s) are live`);
+    const expectedLive = v.backupRows - v.discardedFromBackup - v.deletedAfterBackup + v.insertedAfterBackup;
+    if (v.liveRows !== expectedLive)
+      v.problems.push(
+        `live rows ${v.liveRows} ≠ backup ${v.backupRows} − discarded ${v.discardedFromBackup} − deleted after backup ${v.deletedAfterBackup} + inserted after backup ${v.insertedAfterBackup}`,
+      );
+    return verification;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // The whole phase
-
-export class MissingBackupError extends Error {
-  constructor(rolloutId: string) {
-    super(
-      `rollout ${rolloutId} has no verified backup of ${KEY_TABLE}; the key migration deletes rows only after one`,
-    );
-    this.name = 'MissingBackupError';
-  }
-}
 
 export type KeyMigrationStep = 'rename' | 'dedupe' | 'constraint' | 'verify';
 
@@ -751,11 +598,6 @@ export interface KeyMigrationReport {
 
 const STEPS: readonly KeyMigrationStep[] = ['rename', 'dedupe', 'constraint', 'verify'];
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted)
-    throw signal.reason instanceof Error ? signal.reason : new Error('key migration cancelled');
-}
-
 /**
  * Runs the key migration: rename batches over the primary key, then the dedupe sweep over the
  * `(key, user_id)` index, then the unique constraint, then verification. Every batch is its own short
@@ -784,8 +626,7 @@ export async function runKeyMigration(
   const max = options.maxBatchSize ?? 200_000;
   const min = Math.min(options.minBatchSize ?? 100, max);
   const initial = options.initialBatchSize ?? Math.min(5_000, max);
-  const record = await findBackupRecord(db, rolloutId, KEY_TABLE);
-  if (!record || !(await tableExists(db, record.backup_table))) throw new MissingBackupError(rolloutId);
+  const record = await requireBackup(db, rolloutId, KEY_TABLE, KEY_MIGRATION);
   const discardedTable = await ensureDiscardedRowsTable(db, rolloutId);
 
   const progress: KeyMigrationProgress = options.resume
@@ -811,65 +652,58 @@ export async function runKeyMigration(
   const report = () => options.onProgress?.(structuredClone(progress));
   const reached = (step: KeyMigrationStep) => STEPS.indexOf(progress.step) <= STEPS.indexOf(step);
   const seconds = { rename: 0, dedupe: 0, constraint: 0, verify: 0 };
-  const retry: RetryOptions = { onRetry: () => progress.totals.lockRetries++ };
-
-  /** One batch with lock retries; a statement timeout shrinks the batch and tries again (bounded). */
-  async function batch<T extends BatchTiming>(
-    sizer: BatchSizer,
-    run: (size: number) => Promise<T>,
-  ): Promise<T> {
-    for (let timeouts = 0; ; timeouts++) {
-      try {
-        const result = await retryOnLockConflict(() => run(sizer.current), retry);
-        progress.totals.batches++;
-        progress.totals.maxBatchMs = Math.max(progress.totals.maxBatchMs, result.batchMs);
-        progress.totals.maxStatementMs = Math.max(progress.totals.maxStatementMs, result.statementMs);
-        return result;
-      } catch (error) {
-        if (!isStatementTimeout(error) || timeouts >= 5 || sizer.current <= min) throw error;
-        progress.totals.timeoutRetries++;
-        sizer.shrink();
-      }
-    }
-  }
+  const runner = new BatchRunner({
+    what: KEY_MIGRATION,
+    signal: options.signal,
+    totals: progress.totals,
+    checkpoint: report,
+  });
+  const took = (result: BatchTiming) => {
+    progress.totals.maxStatementMs = Math.max(progress.totals.maxStatementMs, result.statementMs);
+  };
 
   async function dedupeSweep(): Promise<void> {
     const sizer = new BatchSizer({ initial: progress.dedupeBatchSize, min, max, targetMs });
-    let page: DedupePage | null = pageAfter(progress.dedupeCursor);
-    while (page) {
-      throwIfAborted(options.signal);
-      const current: DedupePage = page;
-      const result = await batch(sizer, (size) => dedupeBatch(db, discardedTable, current, size, limits));
-      progress.totals.discarded += result.discarded;
-      progress.lastBatch = { step: 'dedupe', size: sizer.current, batchMs: round(result.batchMs) };
-      const { next, cursor } = nextDedupePage(current, result);
-      if (cursor !== undefined) progress.dedupeCursor = cursor;
-      if (current.kind !== 'group') {
-        progress.dedupeBatchSize = sizer.record(result.batchMs, result.scanned / sizer.current);
-      }
-      page = next;
-      report();
-    }
+    let page = pageAfter(progress.dedupeCursor);
+    let done = false;
+    await runner.sweep(sizer, {
+      more: () => !done,
+      batch: (size) => dedupeBatch(db, discardedTable, page, size, limits),
+      after: (result) => {
+        took(result);
+        progress.totals.discarded += result.discarded;
+        progress.lastBatch = { step: 'dedupe', size: sizer.current, batchMs: round(result.batchMs) };
+        const { next, cursor } = nextDedupePage(page, result);
+        if (cursor !== undefined) progress.dedupeCursor = cursor;
+        if (page.kind !== 'group') {
+          progress.dedupeBatchSize = sizer.record(result.batchMs, result.scanned / sizer.current);
+        }
+        if (next === null) done = true;
+        else page = next;
+      },
+    });
   }
 
   if (reached('rename')) {
     const started = performance.now();
     const sizer = new BatchSizer({ initial: progress.renameBatchSize, min, max, targetMs });
     let end = await maxId(db);
-    while (progress.renameCursor < end) {
-      throwIfAborted(options.signal);
-      const from = progress.renameCursor;
-      const result = await batch(sizer, (size) =>
-        renameBatch(db, from, Math.min(from + size * RENAME_SCAN_RATIO, end), size, limits),
-      );
-      progress.renameCursor = result.cursor;
-      progress.totals.renamed += result.renamed;
-      progress.lastBatch = { step: 'rename', size: sizer.current, batchMs: round(result.batchMs) };
-      progress.renameBatchSize = sizer.record(result.batchMs);
-      // Rows inserted meanwhile are normalized by the trigger; covering them too costs one cheap pass.
-      if (progress.renameCursor >= end) end = await maxId(db);
-      report();
-    }
+    await runner.sweep(sizer, {
+      more: () => progress.renameCursor < end,
+      batch: (size) => {
+        const from = progress.renameCursor;
+        return renameBatch(db, from, Math.min(from + size * RENAME_SCAN_RATIO, end), size, limits);
+      },
+      after: async (result) => {
+        took(result);
+        progress.renameCursor = result.cursor;
+        progress.totals.renamed += result.renamed;
+        progress.lastBatch = { step: 'rename', size: sizer.current, batchMs: round(result.batchMs) };
+        progress.renameBatchSize = sizer.record(result.batchMs);
+        // Rows inserted meanwhile are normalized by the trigger; covering them too costs one cheap pass.
+        if (progress.renameCursor >= end) end = await maxId(db);
+      },
+    });
     progress.step = 'dedupe';
     report();
     seconds.rename = (performance.now() - started) / 1000;
@@ -888,7 +722,10 @@ export async function runKeyMigration(
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        constraint = await ensureUniqueKeyConstraint(db, { lockTimeoutMs: limits.lockTimeoutMs * 2, retry });
+        constraint = await ensureUniqueKeyConstraint(db, {
+          lockTimeoutMs: limits.lockTimeoutMs * 2,
+          retry: runner.retry,
+        });
         break;
       } catch (error) {
         if (!(error instanceof DuplicateKeyGroupsError) || attempt >= 3) throw error;

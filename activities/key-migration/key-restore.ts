@@ -1,12 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { columnList, plainIdentifier, rowHash, rowOf, tableColumns } from '../../db/row-sql';
 import type { Database } from '../../db/schema';
-import {
-  DEFAULT_LIMITS,
-  retryOnLockConflict,
-  type RetryOptions,
-  type StatementLimits,
-} from './key-migration';
+import { retryOnLockConflict, type RetryOptions } from '../../db/lock-retry';
+import { DEFAULT_LIMITS, type StatementLimits } from '../../db/transaction-settings';
 import { findBackupRecord, tableExists } from '../backup/table-backups';
 import { RestorePreconditionError } from '../shared/restore-precondition-error';
 

@@ -2,12 +2,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
 import {
   KeyMigrationVerificationError,
-  MissingBackupError,
   keyMigrationProgressSchema,
   runKeyMigration,
   type KeyMigrationReport,
 } from './key-migration';
-import { ROLLOUT_ID } from '../backup/table-backups';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { MissingBackupError } from '../backup/table-backups';
 import type { ActivityDeps } from '../activity-deps';
 import { parseActivityInput, runResumable } from '../shared/resumable-phase';
 

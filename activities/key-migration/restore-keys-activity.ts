@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { KEY_UNIQUE_CONSTRAINT, NORMALIZATION_BYPASS_SETTING, discardedRowsTableName } from './key-migration';
-import { findBackupRecord, ROLLOUT_ID } from '../backup/table-backups';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { findBackupRecord } from '../backup/table-backups';
 import {
   restoreTable as restoreFromBackup,
   RestoreVerificationError,

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
-import { ROLLOUT_ID } from '../backup/table-backups';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { MissingBackupError } from '../backup/table-backups';
 import {
-  MissingTemplateBackupError,
   OnInvalidMismatchError,
   TemplateMigrationRolledBackError,
   runTemplateMigration,
@@ -65,7 +65,7 @@ export async function migrateTemplates(
     );
     return report;
   } catch (error) {
-    if (error instanceof MissingTemplateBackupError) {
+    if (error instanceof MissingBackupError) {
       throw ApplicationFailure.nonRetryable(error.message, 'MissingBackup');
     }
     if (error instanceof TemplateMigrationRolledBackError || error instanceof OnInvalidMismatchError) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { toSnakeCase } from '../../src/naming/to-snake-case';
 import { formatZodIssues, KNOWN_LLM_PARAM_FIELDS, LlmParams } from '../../src/schemas/generation-params';
 import { isPlainObject, sameJson, showJson } from '../../src/json/json-values';
+import type { SpellingConflict } from '../../db/template-quarantine-schema';
 
 /**
  * The template migration's rule for one `llm_preferences` value (SPEC §5 phase 4), pure and free of I/O so
@@ -25,15 +26,6 @@ export type OnInvalid = 'quarantine' | 'defaults';
 
 /** Rename a key to the given name, or drop it (null). Keys not listed stay as they are. */
 export type PreferenceOps = Record<string, string | null>;
-
-export interface SpellingConflict {
-  /** The snake_case field. */
-  field: string;
-  kept: { key: string; value: unknown };
-  dropped: { key: string; value: unknown }[];
-  /** Every spelling carried the same value: nothing was lost. */
-  agreed: boolean;
-}
 
 export interface DroppedField {
   field: string;

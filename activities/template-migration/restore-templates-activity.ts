@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { findBackupRecord, ROLLOUT_ID } from '../backup/table-backups';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { findBackupRecord } from '../backup/table-backups';
 import { TEMPLATE_TABLE } from './template-migration';
 import {
   restoreTemplates as restoreFromBackup,

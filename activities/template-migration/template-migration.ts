@@ -1,36 +1,26 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
-import {
-  normalizeLlmPreferences,
-  type NormalizeResult,
-  type OnInvalid,
-  type SpellingConflict,
-} from './normalize-llm-preferences';
+import { normalizeLlmPreferences, type NormalizeResult, type OnInvalid } from './normalize-llm-preferences';
+import { BatchRunner, timedBatch } from '../../db/batch-runner';
+import { BatchSizer } from '../../db/batch-sizer';
+import type { RetryOptions } from '../../db/lock-retry';
+import type { Database } from '../../db/schema';
+import type { SpellingConflict } from '../../db/template-quarantine-schema';
 import {
   DEFAULT_LIMITS,
-  isStatementTimeout,
-  retryOnLockConflict,
-  type RetryOptions,
+  limitSettings,
+  transactionWith,
   type StatementLimits,
-} from '../key-migration/key-migration';
-import type { Database } from '../../db/schema';
-import { ROLLOUT_ID, findBackupRecord, tableExists } from '../backup/table-backups';
-import type { StoredSpellingConflict, TemplateMigrationTables } from '../../db/template-quarantine-schema';
+} from '../../db/transaction-settings';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { requireBackup } from '../backup/table-backups';
 
-export type TemplateDatabase = Database & TemplateMigrationTables;
-type Db = Kysely<TemplateDatabase> | Transaction<TemplateDatabase>;
+type Db = Kysely<Database> | Transaction<Database>;
 
 /** The table the template migration rewrites. */
 export const TEMPLATE_TABLE = 'prompt_templates';
-
-export class MissingTemplateBackupError extends Error {
-  constructor(rolloutId: string) {
-    super(
-      `rollout ${rolloutId} has no verified backup of ${TEMPLATE_TABLE}; the template migration runs only after one`,
-    );
-    this.name = 'MissingTemplateBackupError';
-  }
-}
+/** The phase's name in messages and logs. */
+export const TEMPLATE_MIGRATION = 'template migration';
 
 /** The rollout's template migration was rolled back; migrating again would undo the rollback unseen. */
 export class TemplateMigrationRolledBackError extends Error {
@@ -125,10 +115,6 @@ function numbersSurviveJson(text: string): boolean {
   return true;
 }
 
-function toStoredConflicts(conflicts: readonly SpellingConflict[]): StoredSpellingConflict[] {
-  return conflicts.map(({ field, kept, dropped, agreed }) => ({ field, kept, dropped, agreed }));
-}
-
 /** The write of one batch: arrays for `unnest`, one element per template that needs a write. */
 function writeInput(planned: readonly Planned[], onInvalid: OnInvalid) {
   const input = {
@@ -148,9 +134,7 @@ function writeInput(planned: readonly Planned[], onInvalid: OnInvalid) {
     input.xmins.push(row.xmin);
     input.ops.push(rewrite ? JSON.stringify(rewrite.ops) : null);
     input.values.push(rewrite && numbersSurviveJson(row.text) ? JSON.stringify(rewrite.preferences) : null);
-    input.conflicts.push(
-      rewrite && rewrite.conflicts.length > 0 ? JSON.stringify(toStoredConflicts(rewrite.conflicts)) : null,
-    );
+    input.conflicts.push(rewrite && rewrite.conflicts.length > 0 ? JSON.stringify(rewrite.conflicts) : null);
     if (result.status === 'invalid') {
       input.issues.push(JSON.stringify(result.issues));
       input.actions.push(
@@ -168,19 +152,11 @@ function writeInput(planned: readonly Planned[], onInvalid: OnInvalid) {
   return input;
 }
 
-async function applyLimits(trx: Transaction<TemplateDatabase>, limits: StatementLimits): Promise<void> {
-  await sql`
-    select set_config('lock_timeout', ${`${limits.lockTimeoutMs}ms`}, true),
-           set_config('statement_timeout', ${`${limits.statementTimeoutMs}ms`}, true),
-           set_config('jit', 'off', true)
-  `.execute(trx);
-}
-
 /**
  * Holds a share lock on the rollout's run row for the whole batch, so a rollback (which stamps the row
  * first) waits for a batch in flight and every later batch sees the stamp and stops.
  */
-async function assertNotRolledBack(trx: Transaction<TemplateDatabase>, rolloutId: string): Promise<void> {
+async function assertNotRolledBack(trx: Transaction<Database>, rolloutId: string): Promise<void> {
   const run = await sql<{ rolled_back_at: Date | null }>`
     select rolled_back_at from template_migrations where rollout_id = ${rolloutId} for share
   `.execute(trx);
@@ -211,13 +187,9 @@ export async function readTemplatePage(
   db: Kysely<Database>,
   input: { afterId: number; limit: number; onInvalid: OnInvalid; limits?: StatementLimits },
 ): Promise<TemplatePage> {
-  const page = await db
-    .withTables<TemplateMigrationTables>()
-    .transaction()
-    .execute(async (trx) => {
-      await applyLimits(trx, input.limits ?? DEFAULT_LIMITS);
-      return readRows(trx, sql`id > ${input.afterId}`, input.limit);
-    });
+  const page = await transactionWith(db, limitSettings(input.limits ?? DEFAULT_LIMITS), (trx) =>
+    readRows(trx, sql`id > ${input.afterId}`, input.limit),
+  );
   return {
     afterId: input.afterId,
     limit: input.limit,
@@ -235,31 +207,26 @@ export async function writeTemplatePage(
   db: Kysely<Database>,
   input: { rolloutId: string; page: TemplatePage; onInvalid: OnInvalid; limits?: StatementLimits },
 ): Promise<TemplateBatchResult> {
-  const started = performance.now();
   const limits = input.limits ?? DEFAULT_LIMITS;
   const { page } = input;
-  const result = await db
-    .withTables<TemplateMigrationTables>()
-    .transaction()
-    .execute(async (trx) => {
-      await applyLimits(trx, limits);
-      await assertNotRolledBack(trx, input.rolloutId);
-      const decisions = new Map<number, Planned>(page.rows.map((planned) => [planned.row.id, planned]));
-      let pending = page.rows;
-      // The page's id range, stated so the planner reads only its slice of the table, by index.
-      const inRange = sql`t.id > ${page.afterId} and t.id <= ${page.rows.at(-1)?.row.id ?? page.afterId}`;
-      let written = 0;
-      let quarantined = 0;
-      let raceRetries = 0;
-      for (let round = 1; ; round++) {
-        const write = writeInput(pending, input.onInvalid);
-        if (write.ids.length === 0) break;
-        const outcome = await sql<{
-          updated_ids: unknown[];
-          held_ids: unknown[];
-          changes: number;
-          quarantined: number;
-        }>`
+  const { value: result, batchMs } = await timedBatch(db, limitSettings(limits), async (trx) => {
+    await assertNotRolledBack(trx, input.rolloutId);
+    const decisions = new Map<number, Planned>(page.rows.map((planned) => [planned.row.id, planned]));
+    let pending = page.rows;
+    // The page's id range, stated so the planner reads only its slice of the table, by index.
+    const inRange = sql`t.id > ${page.afterId} and t.id <= ${page.rows.at(-1)?.row.id ?? page.afterId}`;
+    let written = 0;
+    let quarantined = 0;
+    let raceRetries = 0;
+    for (let round = 1; ; round++) {
+      const write = writeInput(pending, input.onInvalid);
+      if (write.ids.length === 0) break;
+      const outcome = await sql<{
+        updated_ids: unknown[];
+        held_ids: unknown[];
+        changes: number;
+        quarantined: number;
+      }>`
           with input as (
             select * from unnest(${write.ids}::bigint[], ${write.xmins}::text[], ${write.ops}::jsonb[], ${write.values}::jsonb[],
                                  ${write.conflicts}::jsonb[], ${write.issues}::jsonb[], ${write.actions}::text[],
@@ -314,47 +281,47 @@ export async function writeTemplatePage(
                  (select count(*) from changes) as changes,
                  (select count(*) from quarantined) as quarantined
         `.execute(trx);
-        const row = outcome.rows[0];
-        if (!row) throw new Error('template batch write returned no row');
-        written += row.changes;
-        quarantined += row.quarantined;
-        const updated = new Set(row.updated_ids.map(Number));
-        const held = new Set(row.held_ids.map(Number));
-        // Written when it had a rewrite; held when it was only to be quarantined. Anything else raced.
-        const raced = write.ids.filter((id, index) =>
-          write.ops[index] !== null ? !updated.has(id) : !held.has(id),
+      const row = outcome.rows[0];
+      if (!row) throw new Error('template batch write returned no row');
+      written += row.changes;
+      quarantined += row.quarantined;
+      const updated = new Set(row.updated_ids.map(Number));
+      const held = new Set(row.held_ids.map(Number));
+      // Written when it had a rewrite; held when it was only to be quarantined. Anything else raced.
+      const raced = write.ids.filter((id, index) =>
+        write.ops[index] !== null ? !updated.has(id) : !held.has(id),
+      );
+      if (raced.length === 0) break;
+      if (round >= MAX_RACE_ROUNDS) {
+        throw new TemplateBatchContentionError(
+          `${raced.length} template(s) after id ${page.afterId} kept changing during ${round} attempts to migrate them`,
         );
-        if (raced.length === 0) break;
-        if (round >= MAX_RACE_ROUNDS) {
-          throw new TemplateBatchContentionError(
-            `${raced.length} template(s) after id ${page.afterId} kept changing during ${round} attempts to migrate them`,
-          );
-        }
-        raceRetries += raced.length;
-        const fresh = await readRows(trx, sql`id = any(${raced}::bigint[])`);
-        for (const id of raced) decisions.delete(id);
-        pending = fresh.rows.map((row) => decide(row, input.onInvalid));
-        for (const planned of pending) decisions.set(planned.row.id, planned);
       }
-      const unknownFields = [...decisions.values()]
-        .sort((a, b) => a.row.id - b.row.id)
-        .flatMap(({ row, result }) => result.unknownFields.map((field) => ({ templateId: row.id, field })));
-      // A template in normal form is unchanged unless this rollout wrote it (a batch run again after a
-      // crash finds its own earlier work in normal form): the ledger says which, so the count stays exact.
-      const normalIds = [...decisions.values()]
-        .filter((d) => d.result.status === 'normal')
-        .map((d) => d.row.id);
-      const ours =
-        normalIds.length === 0
-          ? 0
-          : ((
-              await sql<{ n: number }>`
+      raceRetries += raced.length;
+      const fresh = await readRows(trx, sql`id = any(${raced}::bigint[])`);
+      for (const id of raced) decisions.delete(id);
+      pending = fresh.rows.map((row) => decide(row, input.onInvalid));
+      for (const planned of pending) decisions.set(planned.row.id, planned);
+    }
+    const unknownFields = [...decisions.values()]
+      .sort((a, b) => a.row.id - b.row.id)
+      .flatMap(({ row, result }) => result.unknownFields.map((field) => ({ templateId: row.id, field })));
+    // A template in normal form is unchanged unless this rollout wrote it (a batch run again after a
+    // crash finds its own earlier work in normal form): the ledger says which, so the count stays exact.
+    const normalIds = [...decisions.values()]
+      .filter((d) => d.result.status === 'normal')
+      .map((d) => d.row.id);
+    const ours =
+      normalIds.length === 0
+        ? 0
+        : ((
+            await sql<{ n: number }>`
                 select count(*) as n from template_migration_changes
                 where rollout_id = ${input.rolloutId} and template_id = any(${normalIds}::bigint[])
               `.execute(trx)
-            ).rows[0]?.n ?? 0);
-      return { written, quarantined, raceRetries, unknownFields, unchanged: normalIds.length - ours };
-    });
+          ).rows[0]?.n ?? 0);
+    return { written, quarantined, raceRetries, unknownFields, unchanged: normalIds.length - ours };
+  });
   const last = page.rows.at(-1);
   return {
     lastId: last ? last.row.id : page.afterId,
@@ -365,7 +332,7 @@ export async function writeTemplatePage(
     quarantined: result.quarantined,
     unknownFields: result.unknownFields,
     raceRetries: result.raceRetries,
-    batchMs: performance.now() - started,
+    batchMs,
   };
 }
 
@@ -438,13 +405,8 @@ export interface TemplateMigrationOptions {
 /** A JSON value as shown in a report: compact and cut short, so a long system prompt never floods history. */
 export type ShownValue = string;
 
-export interface ReportedConflict {
-  templateId: number;
-  field: string;
-  kept: { key: string; value: ShownValue };
-  dropped: { key: string; value: ShownValue }[];
-  agreed: boolean;
-}
+/** A spelling conflict the migration resolved, in the report: which template, values shown short. */
+export type ReportedConflict = { templateId: number } & SpellingConflict<ShownValue>;
 
 export interface ReportedQuarantine {
   templateId: number;
@@ -493,17 +455,44 @@ export function showValue(value: unknown, max = 80): ShownValue {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted)
-    throw signal.reason instanceof Error ? signal.reason : new Error('template migration cancelled');
+/**
+ * Pages by (after id, size), each read once: a retried batch writes the very page it read, and the page after
+ * it can be read while the current one is written. A failed read is forgotten, so a retry reads again.
+ */
+class ReadAhead {
+  private readonly pages = new Map<string, { afterId: number; page: Promise<TemplatePage> }>();
+
+  constructor(private readonly read: (afterId: number, limit: number) => Promise<TemplatePage>) {}
+
+  /** The page after `afterId`; pages that start before it, or there with another size, are dropped. */
+  at(afterId: number, limit: number): Promise<TemplatePage> {
+    const key = `${afterId}:${limit}`;
+    for (const [other, entry] of this.pages) {
+      if (other !== key && entry.afterId <= afterId) this.pages.delete(other);
+    }
+    return this.pages.get(key)?.page ?? this.start(key, afterId, limit);
+  }
+
+  /** Starts reading the page after `afterId`; its error, if any, surfaces when `at` asks for it. */
+  prefetch(afterId: number, limit: number): void {
+    const key = `${afterId}:${limit}`;
+    // Until asked for, a failed read must not count as an unhandled rejection.
+    if (!this.pages.has(key)) this.start(key, afterId, limit).catch(() => undefined);
+  }
+
+  private start(key: string, afterId: number, limit: number): Promise<TemplatePage> {
+    const page = this.read(afterId, limit);
+    const entry = { afterId, page };
+    this.pages.set(key, entry);
+    page.catch(() => {
+      if (this.pages.get(key) === entry) this.pages.delete(key);
+    });
+    return page;
+  }
 }
 
 /** Records the run (or finds it) and refuses a rolled-back rollout or a change of `onInvalid`. */
-async function beginRun(
-  db: Kysely<TemplateDatabase>,
-  rolloutId: string,
-  onInvalid: OnInvalid,
-): Promise<void> {
+async function beginRun(db: Kysely<Database>, rolloutId: string, onInvalid: OnInvalid): Promise<void> {
   await db
     .insertInto('template_migrations')
     .values({ rollout_id: rolloutId, on_invalid: onInvalid, started_at: sql<Date>`now()` })
@@ -559,11 +548,8 @@ export async function runTemplateMigration(
   const listLimit = options.listLimit ?? 100;
   // Statement timeouts shrink a batch down to this, never below what the caller asked for.
   const minBatch = Math.max(1, Math.min(100, options.batchSize ?? 100));
-  const tdb = db.withTables<TemplateMigrationTables>();
-  const record = await findBackupRecord(db, rolloutId, TEMPLATE_TABLE);
-  if (!record || !(await tableExists(db, record.backup_table)))
-    throw new MissingTemplateBackupError(rolloutId);
-  await beginRun(tdb, rolloutId, onInvalid);
+  const record = await requireBackup(db, rolloutId, TEMPLATE_TABLE, TEMPLATE_MIGRATION);
+  await beginRun(db, rolloutId, onInvalid);
 
   const progress: TemplateMigrationProgress = options.resume
     ? structuredClone(options.resume)
@@ -582,61 +568,49 @@ export async function runTemplateMigration(
         },
         unknownFields: { total: 0, items: [] },
       };
-  const retry: RetryOptions = {
-    ...options.retry,
-    onRetry: (error, attempt) => {
-      progress.totals.lockRetries++;
-      options.retry?.onRetry?.(error, attempt);
+  const runner = new BatchRunner({
+    what: TEMPLATE_MIGRATION,
+    signal: options.signal,
+    totals: progress.totals,
+    retry: options.retry,
+    checkpoint: () => options.onProgress?.(structuredClone(progress)),
+  });
+  // Templates per batch stay as asked: only a statement timeout shrinks them, for the rest of the run.
+  const sizer = new BatchSizer({ initial: progress.batchSize, min: minBatch, max: progress.batchSize });
+  const pages = new ReadAhead((afterId, limit) =>
+    readTemplatePage(db, { afterId, limit, onInvalid, limits }),
+  );
+  let exhausted = false;
+  await runner.sweep(sizer, {
+    more: () => !exhausted,
+    batch: async (size) => {
+      const page = await pages.at(progress.cursor, size);
+      const last = page.rows.at(-1);
+      // The next page is read and decided while Postgres writes this one (the write re-checks each row).
+      if (last && page.rows.length >= page.limit) pages.prefetch(last.row.id, size);
+      return writeTemplatePage(db, { rolloutId, page, onInvalid, limits });
     },
-  };
+    after: (result) => {
+      progress.cursor = result.lastId;
+      progress.batchSize = sizer.current;
+      progress.totals.scanned += result.scanned;
+      progress.totals.written += result.written;
+      progress.totals.unchanged += result.unchanged;
+      progress.totals.raceRetries += result.raceRetries;
+      progress.unknownFields.total += result.unknownFields.length;
+      const room = listLimit - progress.unknownFields.items.length;
+      if (room > 0) progress.unknownFields.items.push(...result.unknownFields.slice(0, room));
+      exhausted = result.exhausted;
+    },
+  });
 
-  const read = (afterId: number) =>
-    readTemplatePage(db, { afterId, limit: progress.batchSize, onInvalid, limits });
-  // The next page is read and decided while Postgres writes the current one (the write re-checks each row).
-  let next: Promise<TemplatePage> | undefined;
-  for (let timeouts = 0; ;) {
-    throwIfAborted(options.signal);
-    const page = await (next ?? read(progress.cursor));
-    const last = page.rows.at(-1);
-    const exhausted = page.rows.length < page.limit || !last;
-    next = exhausted ? undefined : read(last.row.id);
-    // Surfaced when awaited; until then a failed read must not count as an unhandled rejection.
-    next?.catch(() => undefined);
-    let result: TemplateBatchResult;
-    try {
-      result = await retryOnLockConflict(
-        () => writeTemplatePage(db, { rolloutId, page, onInvalid, limits }),
-        retry,
-      );
-    } catch (error) {
-      if (!isStatementTimeout(error) || timeouts >= 5 || progress.batchSize <= minBatch) throw error;
-      timeouts++;
-      progress.totals.timeoutRetries++;
-      progress.batchSize = Math.max(minBatch, Math.floor(progress.batchSize / 4));
-      next = undefined;
-      continue;
-    }
-    progress.cursor = result.lastId;
-    progress.totals.batches++;
-    progress.totals.scanned += result.scanned;
-    progress.totals.written += result.written;
-    progress.totals.unchanged += result.unchanged;
-    progress.totals.raceRetries += result.raceRetries;
-    progress.totals.maxBatchMs = Math.max(progress.totals.maxBatchMs, result.batchMs);
-    progress.unknownFields.total += result.unknownFields.length;
-    const room = listLimit - progress.unknownFields.items.length;
-    if (room > 0) progress.unknownFields.items.push(...result.unknownFields.slice(0, room));
-    options.onProgress?.(structuredClone(progress));
-    if (exhausted) break;
-  }
-
-  await tdb
+  await db
     .updateTable('template_migrations')
     .set({ completed_at: sql<Date>`now()` })
     .where('rollout_id', '=', rolloutId)
     .where('completed_at', 'is', null)
     .execute();
-  const summary = await summarize(tdb, rolloutId, listLimit);
+  const summary = await summarize(db, rolloutId, listLimit);
   return {
     rolloutId,
     backupTable: record.backup_table,
@@ -659,7 +633,7 @@ export async function runTemplateMigration(
 
 /** The report's figures from the ledger and the quarantine: exact whatever attempts and crashes came before. */
 async function summarize(
-  db: Kysely<TemplateDatabase>,
+  db: Kysely<Database>,
   rolloutId: string,
   listLimit: number,
 ): Promise<
@@ -681,7 +655,7 @@ async function summarize(
            (select coalesce(sum(jsonb_array_length(conflicts)), 0)::bigint from template_migration_changes
              where rollout_id = ${rolloutId} and conflicts is not null) as conflicts
   `.execute(db);
-  const conflicts = await sql<{ template_id: number; conflict: StoredSpellingConflict }>`
+  const conflicts = await sql<{ template_id: number; conflict: SpellingConflict }>`
     select c.template_id, e.value as conflict
     from template_migration_changes c cross join lateral jsonb_array_elements(c.conflicts) as e
     where c.rollout_id = ${rolloutId} and c.conflicts is not null
@@ -719,65 +693,5 @@ async function summarize(
   };
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Preview
-
-export interface TemplateMigrationPreview {
-  templates: number;
-  toMigrate: number;
-  alreadyNormal: number;
-  invalid: number;
-  conflicts: number;
-  unknownFields: number;
-  /** The first invalid templates with their issues. */
-  invalidTemplates: { templateId: number; issues: string[] }[];
-}
-
-/**
- * What the template migration would do, for the plan preview (SPEC §5 phase 1): reads every template in
- * pages, changes nothing.
- *
- * @example
- * const preview = await previewTemplateMigration(db);
- * // { templates: 1200, toMigrate: 1100, alreadyNormal: 88, invalid: 12, invalidTemplates: [{ templateId: 17, issues: [...] }], ... }
- */
-export async function previewTemplateMigration(
-  db: Db,
-  options: { listLimit?: number; pageSize?: number } = {},
-): Promise<TemplateMigrationPreview> {
-  const listLimit = options.listLimit ?? 100;
-  const pageSize = options.pageSize ?? 10_000;
-  const preview: TemplateMigrationPreview = {
-    templates: 0,
-    toMigrate: 0,
-    alreadyNormal: 0,
-    invalid: 0,
-    conflicts: 0,
-    unknownFields: 0,
-    invalidTemplates: [],
-  };
-  for (let cursor = 0; ;) {
-    const page = await sql<{ id: number; llm_preferences: unknown }>`
-      select id, llm_preferences from prompt_templates where id > ${cursor} order by id limit ${pageSize}
-    `.execute(db);
-    for (const row of page.rows) {
-      const result = normalizeLlmPreferences(row.llm_preferences);
-      preview.templates++;
-      preview.unknownFields += result.unknownFields.length;
-      if (result.status === 'normal') preview.alreadyNormal++;
-      else if (result.status === 'migrate') {
-        preview.toMigrate++;
-        preview.conflicts += result.conflicts.length;
-      } else {
-        preview.invalid++;
-        if (preview.invalidTemplates.length < listLimit) {
-          preview.invalidTemplates.push({ templateId: row.id, issues: result.issues });
-        }
-      }
-    }
-    const last = page.rows.at(-1);
-    if (!last || page.rows.length < pageSize) break;
-    cursor = last.id;
-  }
-  return preview;
-}
+// Until src/preview/rollout-preview.ts imports the preview from its own module.
+export { previewTemplateMigration, type TemplateMigrationPreview } from './template-migration-preview';

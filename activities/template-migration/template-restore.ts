@@ -1,14 +1,11 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import {
-  DEFAULT_LIMITS,
-  retryOnLockConflict,
-  type RetryOptions,
-  type StatementLimits,
-} from '../key-migration/key-migration';
+import { retryOnLockConflict, type RetryOptions } from '../../db/lock-retry';
+import { DEFAULT_LIMITS, type StatementLimits } from '../../db/transaction-settings';
 import { isPlainIdentifier, rowHash, rowOf, tableColumns } from '../../db/row-sql';
 import type { Database } from '../../db/schema';
-import { ROLLOUT_ID, findBackupRecord, tableExists } from '../backup/table-backups';
-import { TEMPLATE_TABLE, type TemplateDatabase } from './template-migration';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import { findBackupRecord, tableExists } from '../backup/table-backups';
+import { TEMPLATE_TABLE } from './template-migration';
 import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
 import { RestorePreconditionError } from '../shared/restore-precondition-error';
 
@@ -102,7 +99,7 @@ async function backupColumns(db: Kysely<Database>, backupTable: string): Promise
  * and stops, so nothing is migrated again behind the restore.
  */
 async function stampRolledBack(
-  db: Kysely<TemplateDatabase>,
+  db: Kysely<Database>,
   rolloutId: string,
   limits: StatementLimits,
   retry: RetryOptions,
@@ -248,7 +245,7 @@ interface RestoreCheck {
  * the untouched rows, live and backed up, must be equal, which proves the migration's work was put back.
  */
 async function checkRestore(
-  db: Kysely<TemplateDatabase>,
+  db: Kysely<Database>,
   input: { rolloutId: string; backupTable: string; columns: string[]; others: string[]; listLimit: number },
 ): Promise<RestoreCheck> {
   const backup = sql.table(input.backupTable);

@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import {
   DuplicateKeyGroupsError,
   KEY_UNIQUE_CONSTRAINT,
-  MissingBackupError,
   dedupeBatch,
   discardedRowsTableName,
   ensureDiscardedRowsTable,
@@ -12,7 +11,7 @@ import {
   uniqueIndexState,
   type KeyMigrationProgress,
 } from '../../activities/key-migration/key-migration';
-import { fingerprintTable } from '../../activities/backup/table-backups';
+import { MissingBackupError, fingerprintTable } from '../../activities/backup/table-backups';
 import {
   allRows,
   backupRuntimeConfig,

@@ -14,9 +14,13 @@ import { migrateTemplates } from '../../activities/template-migration/migrate-te
 import { createDatabase } from '../../db/create-database';
 import { claimRun } from '../../db/rollout-runs';
 import type { Database } from '../../db/schema';
-import { backupTable, backupTableName, fingerprintTable } from '../../activities/backup/table-backups';
 import {
-  MissingTemplateBackupError,
+  MissingBackupError,
+  backupTable,
+  backupTableName,
+  fingerprintTable,
+} from '../../activities/backup/table-backups';
+import {
   OnInvalidMismatchError,
   TemplateMigrationRolledBackError,
   runTemplateMigration,
@@ -425,7 +429,7 @@ test('the SQL rewrite stores exactly what the TypeScript decision says, for arbi
 test('refuses to run without a backup, and after the rollout was rolled back', async () => {
   await insertTemplates(['{"maxTokens": 1}']);
   await expect(runTemplateMigration(t.db, { rolloutId: 'r-tm-nobackup' })).rejects.toBeInstanceOf(
-    MissingTemplateBackupError,
+    MissingBackupError,
   );
   const rolloutId = await backedUpRollout();
   await restoreTemplates(t.db, { rolloutId });
