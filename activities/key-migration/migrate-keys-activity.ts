@@ -1,15 +1,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
+import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import type { ActivityDeps } from '../activity-deps';
+import { MissingBackupError } from '../backup/table-backups';
+import { parseActivityInput, runPhaseActivity } from '../shared/resumable-phase';
 import {
+  KEY_MIGRATION,
   KeyMigrationVerificationError,
   keyMigrationProgressSchema,
   runKeyMigration,
   type KeyMigrationReport,
 } from './key-migration';
-import { ROLLOUT_ID } from '../../src/plan/rollout-id';
-import { MissingBackupError } from '../backup/table-backups';
-import type { ActivityDeps } from '../activity-deps';
-import { parseActivityInput, runResumable } from '../shared/resumable-phase';
 
 const inputSchema = z.object({
   rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),
@@ -27,37 +28,36 @@ export type MigrateKeysInput = z.input<typeof inputSchema>;
  *
  * @example
  * const report = await migrateKeys(deps, { rolloutId: 'r-20261126-ab12' });
- * // { renamed: 97_697, discarded: 19_608, batches: 112, maxBatchMs: 214, ... }
+ * report.renamed; // live rows whose key the migration changed
  */
 export async function migrateKeys(deps: ActivityDeps, input: MigrateKeysInput): Promise<KeyMigrationReport> {
-  const { rolloutId, targetBatchMs, maxBatchSize } = parseActivityInput(inputSchema, input, 'key migration');
-  try {
-    const report = await runResumable(
-      { what: 'key migration', rolloutId, logger: deps.logger, progressSchema: keyMigrationProgressSchema },
-      (run) => runKeyMigration(deps.db, { rolloutId, targetBatchMs, maxBatchSize, ...run }),
-    );
-    deps.logger.info(
-      {
-        rolloutId,
+  const { rolloutId, targetBatchMs, maxBatchSize } = parseActivityInput(inputSchema, input, KEY_MIGRATION);
+  return runPhaseActivity(deps.logger, {
+    what: KEY_MIGRATION,
+    rolloutId,
+    progressSchema: keyMigrationProgressSchema,
+    run: (run) => runKeyMigration(deps.db, { rolloutId, targetBatchMs, maxBatchSize, ...run }),
+    done: {
+      message: 'key migration verified',
+      fields: (report) => ({
         renamed: report.renamed,
         discarded: report.discarded,
         batches: report.batches,
         maxBatchMs: report.maxBatchMs,
         constraint: report.constraint.outcome,
-      },
-      'key migration verified',
-    );
-    return report;
-  } catch (error) {
-    if (error instanceof MissingBackupError)
-      throw ApplicationFailure.nonRetryable(error.message, 'MissingBackup');
-    if (error instanceof KeyMigrationVerificationError) {
-      throw ApplicationFailure.nonRetryable(
-        error.message,
-        'KeyMigrationVerificationFailed',
-        error.verification,
-      );
-    }
-    throw error;
-  }
+      }),
+    },
+    finalFailure: (error) => {
+      if (error instanceof MissingBackupError)
+        return ApplicationFailure.nonRetryable(error.message, 'MissingBackup');
+      if (error instanceof KeyMigrationVerificationError) {
+        return ApplicationFailure.nonRetryable(
+          error.message,
+          'KeyMigrationVerificationFailed',
+          error.verification,
+        );
+      }
+      return undefined;
+    },
+  });
 }

@@ -6,6 +6,8 @@ export const restoreProgressSchema = z.object({
   end: z.number().int().nonnegative(),
 });
 
+export type RestoreProgress = z.infer<typeof restoreProgressSchema>;
+
 /** Verification can fail when a write races the final check; a few attempts settle it, more would not. */
 const MAX_CONVERGE_ATTEMPTS = 5;
 

@@ -65,3 +65,33 @@ export async function runResumable<P, R>(
     () => latest,
   );
 }
+
+export interface PhaseActivity<P, R> {
+  /** The phase's name in log lines. */
+  what: string;
+  rolloutId: string;
+  progressSchema: z.ZodType<P>;
+  run: (run: ResumableRun<P>) => Promise<R>;
+  /** Logged, with the rollout id, once the phase is done. */
+  done: { message: string; fields: (report: R) => Record<string, unknown> };
+  /** The activity's final failure for an error retrying cannot fix; undefined lets Temporal retry it. */
+  finalFailure: (error: unknown) => ApplicationFailure | undefined;
+}
+
+/**
+ * The activity around a resumable data phase or restore: runs it with its checkpoint in the heartbeat
+ * details ({@link runResumable}), logs its report, and fails for good on errors a retry cannot fix.
+ *
+ * @example
+ * return runPhaseActivity(deps.logger, { what: 'key migration', rolloutId, progressSchema, run, done, finalFailure });
+ */
+export async function runPhaseActivity<P, R>(logger: Logger, phase: PhaseActivity<P, R>): Promise<R> {
+  const { what, rolloutId, progressSchema } = phase;
+  try {
+    const report = await runResumable({ what, rolloutId, logger, progressSchema }, phase.run);
+    logger.info({ rolloutId, ...phase.done.fields(report) }, phase.done.message);
+    return report;
+  } catch (error) {
+    throw phase.finalFailure(error) ?? error;
+  }
+}

@@ -1,16 +1,17 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
 import { ROLLOUT_ID } from '../../src/plan/rollout-id';
+import type { ActivityDeps } from '../activity-deps';
 import { MissingBackupError } from '../backup/table-backups';
+import { parseActivityInput, runPhaseActivity } from '../shared/resumable-phase';
 import {
   OnInvalidMismatchError,
+  TEMPLATE_MIGRATION,
   TemplateMigrationRolledBackError,
   runTemplateMigration,
   templateMigrationProgressSchema,
   type TemplateMigrationReport,
 } from './template-migration';
-import type { ActivityDeps } from '../activity-deps';
-import { parseActivityInput, runResumable } from '../shared/resumable-phase';
 
 const inputSchema = z.object({
   rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),
@@ -31,26 +32,21 @@ export type MigrateTemplatesInput = z.input<typeof inputSchema>;
  *
  * @example
  * const report = await migrateTemplates(deps, { rolloutId: 'r-20261126-ab12' });
- * // { migrated: 180_412, unchanged: 17_588, quarantined: 2_000, conflicts: [...], unknownFields: [...], ... }
+ * report.quarantine; // [{ templateId: 3, action: 'left_untouched', issues: ['temperature: must be at most 2'], ... }]
  */
 export async function migrateTemplates(
   deps: ActivityDeps,
   input: MigrateTemplatesInput,
 ): Promise<TemplateMigrationReport> {
-  const { rolloutId, onInvalid, batchSize } = parseActivityInput(inputSchema, input, 'template migration');
-  try {
-    const report = await runResumable(
-      {
-        what: 'template migration',
-        rolloutId,
-        logger: deps.logger,
-        progressSchema: templateMigrationProgressSchema,
-      },
-      (run) => runTemplateMigration(deps.db, { rolloutId, onInvalid, batchSize, ...run }),
-    );
-    deps.logger.info(
-      {
-        rolloutId,
+  const { rolloutId, onInvalid, batchSize } = parseActivityInput(inputSchema, input, TEMPLATE_MIGRATION);
+  return runPhaseActivity(deps.logger, {
+    what: TEMPLATE_MIGRATION,
+    rolloutId,
+    progressSchema: templateMigrationProgressSchema,
+    run: (run) => runTemplateMigration(deps.db, { rolloutId, onInvalid, batchSize, ...run }),
+    done: {
+      message: 'template migration done',
+      fields: (report) => ({
         onInvalid,
         migrated: report.migrated,
         unchanged: report.unchanged,
@@ -60,17 +56,14 @@ export async function migrateTemplates(
         unknownFields: report.unknownFieldsTotal,
         batches: report.batches,
         maxBatchMs: report.maxBatchMs,
-      },
-      'template migration done',
-    );
-    return report;
-  } catch (error) {
-    if (error instanceof MissingBackupError) {
-      throw ApplicationFailure.nonRetryable(error.message, 'MissingBackup');
-    }
-    if (error instanceof TemplateMigrationRolledBackError || error instanceof OnInvalidMismatchError) {
-      throw ApplicationFailure.nonRetryable(error.message, error.name);
-    }
-    throw error;
-  }
+      }),
+    },
+    finalFailure: (error) => {
+      if (error instanceof MissingBackupError)
+        return ApplicationFailure.nonRetryable(error.message, 'MissingBackup');
+      if (error instanceof TemplateMigrationRolledBackError || error instanceof OnInvalidMismatchError)
+        return ApplicationFailure.nonRetryable(error.message, error.name);
+      return undefined;
+    },
+  });
 }

@@ -1,23 +1,13 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ROLLOUT_ID } from '../../src/plan/rollout-id';
-import { findBackupRecord } from '../backup/table-backups';
-import { TEMPLATE_TABLE } from './template-migration';
-import {
-  restoreTemplates as restoreFromBackup,
-  TemplateRestoreVerificationError,
-  type TemplateRestoreReport,
-} from './template-restore';
 import type { ActivityDeps } from '../activity-deps';
-import { isFinalVerificationFailure, restoreProgressSchema } from '../shared/restore-progress';
-import { runResumable } from '../shared/resumable-phase';
-import { RestorePreconditionError } from '../shared/restore-precondition-error';
+import { runRestoreActivity, type RestoreSkipped } from '../shared/restore-activity';
+import { TEMPLATE_TABLE } from './template-migration';
+import { restoreTemplates as restoreFromBackup, type TemplateRestoreReport } from './template-restore';
 
 export interface RestoreTemplatesInput {
   rolloutId: string;
 }
 
-export type RestoreTemplatesResult =
-  TemplateRestoreReport | { table: 'prompt_templates'; skipped: 'no-backup' };
+export type RestoreTemplatesResult = TemplateRestoreReport | RestoreSkipped<typeof TEMPLATE_TABLE>;
 
 /**
  * Compensation of the template migration: puts every template the migration rewrote back to its backed-up
@@ -33,54 +23,13 @@ export async function restoreTemplates(
   deps: ActivityDeps,
   input: RestoreTemplatesInput,
 ): Promise<RestoreTemplatesResult> {
-  if (!ROLLOUT_ID.test(input.rolloutId)) {
-    throw ApplicationFailure.nonRetryable(`invalid rollout id "${input.rolloutId}"`, 'InvalidInput');
-  }
-  if (!(await findBackupRecord(deps.db, input.rolloutId, TEMPLATE_TABLE))) {
-    deps.logger.info(
-      { rolloutId: input.rolloutId },
-      'no backup of prompt_templates recorded; nothing to restore',
-    );
-    return { table: TEMPLATE_TABLE, skipped: 'no-backup' };
-  }
-  try {
-    const report = await runResumable(
-      {
-        what: `restore of ${TEMPLATE_TABLE}`,
-        rolloutId: input.rolloutId,
-        logger: deps.logger,
-        progressSchema: restoreProgressSchema,
-      },
-      (run) =>
-        restoreFromBackup(deps.db, {
-          rolloutId: input.rolloutId,
-          resumeFrom: run.resume?.cursor,
-          onProgress: run.onProgress,
-        }),
-    );
-    deps.logger.info(
-      {
-        rolloutId: input.rolloutId,
-        restored: report.restored,
-        kept: {
-          insertedAfterBackup: report.kept.insertedAfterBackup,
-          writtenAfterBackup: report.kept.writtenAfterBackup,
-          deletedAfterBackup: report.kept.deletedAfterBackup,
-        },
-        untouchedRows: report.untouchedRows,
-      },
-      'prompt templates restored from backup',
-    );
-    return report;
-  } catch (error) {
-    if (error instanceof RestorePreconditionError)
-      throw ApplicationFailure.nonRetryable(error.message, 'RestorePreconditionFailed');
-    if (
-      error instanceof TemplateRestoreVerificationError &&
-      isFinalVerificationFailure(error.kind, Context.current().info.attempt)
-    ) {
-      throw ApplicationFailure.nonRetryable(error.message, 'RestoreVerificationFailed');
-    }
-    throw error;
-  }
+  return runRestoreActivity(deps, {
+    rolloutId: input.rolloutId,
+    table: TEMPLATE_TABLE,
+    restore: restoreFromBackup,
+    done: {
+      message: 'prompt templates restored from backup',
+      fields: (report) => ({ restored: report.restored, untouchedRows: report.untouchedRows }),
+    },
+  });
 }

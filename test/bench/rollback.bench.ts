@@ -1,12 +1,7 @@
 import { sql } from 'kysely';
-import {
-  KEY_UNIQUE_CONSTRAINT,
-  NORMALIZATION_BYPASS_SETTING,
-  discardedRowsTableName,
-  runKeyMigration,
-} from '../../activities/key-migration/key-migration';
+import { runKeyMigration } from '../../activities/key-migration/key-migration';
 import { fingerprintTable } from '../../activities/backup/table-backups';
-import { restoreTable } from '../../activities/key-migration/key-restore';
+import { restoreKeys } from '../../activities/key-migration/key-restore';
 import { backupRuntimeConfig, generateLegacyData } from '../helpers/config-fixtures';
 import { createTestDatabase } from '../helpers/test-database';
 
@@ -39,14 +34,8 @@ export default async function rollbackBench(): Promise<Record<string, number | s
     await sql`vacuum analyze runtime_config`.execute(t.db);
 
     log('restore');
-    const report = await restoreTable(t.db, {
+    const report = await restoreKeys(t.db, {
       rolloutId,
-      table: 'runtime_config',
-      migratedColumns: ['key'],
-      discardedTable: discardedRowsTableName(rolloutId),
-      addedConstraints: [KEY_UNIQUE_CONSTRAINT],
-      bypassSetting: NORMALIZATION_BYPASS_SETTING,
-      describeColumns: ['key', 'user_id'],
       onProgress: ({ cursor, end }) => {
         if (cursor % 200_000 < 50_000) log(`  restored up to id ${cursor} of ${end}`);
       },

@@ -1,16 +1,7 @@
 import { sql } from 'kysely';
-import {
-  KEY_UNIQUE_CONSTRAINT,
-  NORMALIZATION_BYPASS_SETTING,
-  discardedRowsTableName,
-  runKeyMigration,
-} from '../../activities/key-migration/key-migration';
+import { KEY_UNIQUE_CONSTRAINT, runKeyMigration } from '../../activities/key-migration/key-migration';
 import { fingerprintTable, findBackupRecord } from '../../activities/backup/table-backups';
-import {
-  restoreTable,
-  type RestoreReport,
-  type RestoreSpec,
-} from '../../activities/key-migration/key-restore';
+import { restoreKeys, type KeyRestoreReport } from '../../activities/key-migration/key-restore';
 import {
   allRows,
   backupRuntimeConfig,
@@ -37,19 +28,6 @@ let counter = 0;
 const nextRolloutId = () => `r-tr-${String(++counter).padStart(4, '0')}`;
 const day = (n: number) => new Date(Date.UTC(2025, 0, n));
 
-/** The restore the rollback activity runs for runtime_config. */
-function keyMigrationSpec(rolloutId: string): RestoreSpec {
-  return {
-    rolloutId,
-    table: 'runtime_config',
-    migratedColumns: ['key'],
-    discardedTable: discardedRowsTableName(rolloutId),
-    addedConstraints: [KEY_UNIQUE_CONSTRAINT],
-    bypassSetting: NORMALIZATION_BYPASS_SETTING,
-    describeColumns: ['key', 'user_id'],
-  };
-}
-
 async function backupRows(rolloutId: string) {
   const record = await findBackupRecord(t.db, rolloutId, 'runtime_config');
   if (!record) throw new Error('no backup');
@@ -73,7 +51,7 @@ test('a full rollback after the migration puts every original row back exactly, 
   expect(migration.discarded).toBeGreaterThan(10);
   expect(await constraintExists()).toBe(true);
 
-  const report = await restoreTable(t.db, keyMigrationSpec(rolloutId));
+  const report = await restoreKeys(t.db, { rolloutId });
 
   expect(await allRows(t.db)).toEqual(before);
   expect(await fingerprintTable(t.db, 'runtime_config')).toEqual({
@@ -128,7 +106,7 @@ test('writes made after the backup survive the rollback and are listed; the rest
     t.db,
   );
 
-  const report = await restoreTable(t.db, keyMigrationSpec(rolloutId));
+  const report = await restoreKeys(t.db, { rolloutId });
 
   const live = await allRows(t.db);
   const byId = new Map(live.map((row) => [row.id, row]));
@@ -163,8 +141,8 @@ test('writes made after the backup survive the rollback and are listed; the rest
 
   // Idempotent: the second run changes nothing, says so, and reports the same kept rows.
   const fingerprint = await fingerprintTable(t.db, 'runtime_config');
-  const second = await restoreTable(t.db, keyMigrationSpec(rolloutId));
-  expect(second).toMatchObject<Partial<RestoreReport>>({
+  const second = await restoreKeys(t.db, { rolloutId });
+  expect(second).toMatchObject<Partial<KeyRestoreReport>>({
     restored: 0,
     reinserted: 0,
     reinsertedWrites: 0,
@@ -188,7 +166,7 @@ test('a row the dedupe discarded after an application had written it comes back 
   const migration = await runKeyMigration(t.db, { rolloutId });
   expect(migration.discarded).toBe(1);
 
-  const report = await restoreTable(t.db, keyMigrationSpec(rolloutId));
+  const report = await restoreKeys(t.db, { rolloutId });
 
   expect(report).toMatchObject({ restored: 1, reinserted: 0, reinsertedWrites: 1 });
   expect((await allRows(t.db)).map((row) => [row.id, row.key, row.value])).toEqual([
@@ -200,21 +178,6 @@ test('a row the dedupe discarded after an application had written it comes back 
   ]);
 });
 
-test('without a record of the deletions, every missing backup row is put back', async () => {
-  await insertLegacyRows(t.db, [
-    { id: 1, key: 'a', value: '1' },
-    { id: 2, key: 'b', value: '2' },
-  ]);
-  const rolloutId = nextRolloutId();
-  await backupRuntimeConfig(t.db, rolloutId);
-  await sql`delete from runtime_config where id = 2`.execute(t.db);
-
-  const report = await restoreTable(t.db, { rolloutId, table: 'runtime_config', migratedColumns: ['key'] });
-
-  expect(report).toMatchObject({ reinserted: 1, kept: { deletedAfterBackup: 0 } });
-  expect((await allRows(t.db)).map((row) => row.id)).toEqual([1, 2]);
-});
-
 test('a constraint that was already there when the backup was taken is part of the restored state and stays', async () => {
   await insertLegacyRows(t.db, [{ key: 'maxTokens', value: '1' }]);
   const first = nextRolloutId();
@@ -224,7 +187,7 @@ test('a constraint that was already there when the backup was taken is part of t
   await backupRuntimeConfig(t.db, second);
   await runKeyMigration(t.db, { rolloutId: second });
 
-  const report = await restoreTable(t.db, keyMigrationSpec(second));
+  const report = await restoreKeys(t.db, { rolloutId: second });
 
   expect(report).toMatchObject({ droppedConstraints: [], nothingToDo: true });
   expect(await constraintExists()).toBe(true);
@@ -248,7 +211,7 @@ test('a concurrent writer during the restore loses nothing: its rows are kept an
     }
   })();
   try {
-    await restoreTable(t.db, { ...keyMigrationSpec(rolloutId), batchSize: 1_000 });
+    await restoreKeys(t.db, { rolloutId, batchSize: 1_000 });
   } finally {
     stop = true;
     await writer;
@@ -257,6 +220,6 @@ test('a concurrent writer during the restore loses nothing: its rows are kept an
   const live = new Map((await allRows(t.db)).map((row) => [row.id as number, row.value]));
   for (const [id, value] of written) expect([id, live.get(id)]).toEqual([id, value]);
   // A second pass verifies the whole table again with the writer's rows in place.
-  const again = await restoreTable(t.db, keyMigrationSpec(rolloutId));
+  const again = await restoreKeys(t.db, { rolloutId });
   expect(again.kept.writtenAfterBackup).toBe(written.size);
 });

@@ -11,10 +11,8 @@ import {
   TemplateMigrationRolledBackError,
 } from '../../activities/template-migration/template-migration';
 import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
-import {
-  restoreTemplates,
-  TemplateRestoreVerificationError,
-} from '../../activities/template-migration/template-restore';
+import { restoreTemplates } from '../../activities/template-migration/template-restore';
+import { RestoreVerificationError } from '../../activities/shared/restore-verification-error';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 let t: TestDatabase;
@@ -247,8 +245,8 @@ test('a backup that no longer matches its record fails verification instead of r
 
   const failure = await restoreTemplates(t.db, { rolloutId }).catch((error: unknown) => error);
 
-  expect(failure).toBeInstanceOf(TemplateRestoreVerificationError);
-  expect((failure as TemplateRestoreVerificationError).kind).toBe('backup-changed');
+  expect(failure).toBeInstanceOf(RestoreVerificationError);
+  expect((failure as RestoreVerificationError).kind).toBe('backup-changed');
 });
 
 test('the activity skips a rollout that never took a backup, and restores one that did', async () => {
