@@ -81,7 +81,7 @@ export function readOperatorRequest(raw: unknown): OperatorRequestReading {
   }
   if (raw === undefined || raw === null) return { ok: true, request: { actor: UNKNOWN_ACTOR, reason: null } };
   if (ArrayBuffer.isView(raw)) {
-    // A binary payload decodes to bytes; walking or re-serializing them would cost seconds per megabyte.
+    // A binary payload decodes to bytes; walking or re-serializing them costs time in proportion to their size.
     return {
       ok: false,
       problem: 'must be an object such as {"actor": "you@host", "reason": "why"}',

@@ -4,7 +4,7 @@ import type { TemplateMigrationReport } from '../activities/template-migration/t
 import type { BackupResult } from '../activities/backup/table-backups';
 import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
 
-/** Phases in SPEC §5 order; the data phases of later issues slot in between backup and ramp. */
+/** The phases in SPEC §5 order (see `rolloutPhases`), then `rollback` or `complete` at the end. */
 export type RolloutPhase =
   | 'preflight'
   | 'backup'
