@@ -97,13 +97,17 @@ export function createMetricsGate(
         processStart: processStartTime(samples),
       };
       if (state.scrapedAt === null) {
+        const matched =
+          gate.kind === 'ratio'
+            ? `numerator ${numeratorSeries}, denominator ${denominatorSeries}`
+            : `${numeratorSeries}`;
         return result(
           'inconclusive',
-          `first scrape: ${current.size} series; the ${gate.kind} starts with the next`,
+          `first scrape: series matched ${matched}; the ${gate.kind} starts with the next`,
           next,
         );
       }
-      const restarts = increases.resets > 0 ? `; ${increases.resets} counter reset(s)` : '';
+      const restarts = increases.resets > 0 ? '; counters reset: the target restarted' : '';
       const numerator = sumIncreases(increases.increases, 'n:');
       let value: number;
       let sample: number;
