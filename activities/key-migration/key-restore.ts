@@ -5,13 +5,7 @@ import { columnList, rowOf } from '../../db/row-sql';
 import type { Database } from '../../db/schema';
 import { limitSettings } from '../../db/transaction-settings';
 import { tableExists } from '../backup/table-backups';
-import {
-  backupColumns,
-  openBackup,
-  restoreInBatches,
-  restoreLimits,
-  type RestoreOptions,
-} from '../shared/restore-from-backup';
+import { BackupRestore, type RestoreOptions } from '../shared/restore-from-backup';
 import { verifyRestore, type KeptRow, type KeptWrites } from '../shared/restore-verification';
 import {
   KEY_TABLE,
@@ -163,10 +157,9 @@ async function restoreBatch(
 export async function restoreKeys(db: Kysely<Database>, options: RestoreOptions): Promise<KeyRestoreReport> {
   const started = performance.now();
   const { rolloutId } = options;
-  const record = await openBackup(db, rolloutId, KEY_TABLE);
-  const backupTable = record.backup_table;
-  const limits = restoreLimits(options.limits);
-  const columns = await backupColumns(db, backupTable, ['id', 'key', 'user_id']);
+  const restore = await BackupRestore.open(db, options, KEY_TABLE);
+  const { backupTable, limits } = restore;
+  const columns = await restore.columns(['id', 'key', 'user_id']);
   const others = columns.filter((column) => column !== 'key');
   const candidate = discardedRowsTableName(rolloutId);
   const discardedTable = (await tableExists(db, candidate)) ? candidate : undefined;
@@ -174,10 +167,8 @@ export async function restoreKeys(db: Kysely<Database>, options: RestoreOptions)
   const dropped = await dropAddedConstraint(db, backupTable, limits.lockTimeoutMs, options.retry);
   const droppedConstraints = dropped ? [KEY_UNIQUE_CONSTRAINT] : [];
   const totals = { restored: 0, reinserted: 0, reinsertedWrites: 0 };
-  await restoreInBatches(
-    db,
+  await restore.batches(
     {
-      ...options,
       end: await maxIdOf(db, [KEY_TABLE, backupTable, ...(discardedTable ? [discardedTable] : [])]),
       batchSize: options.batchSize ?? 50_000,
       settings: { ...limitSettings(limits), [NORMALIZATION_BYPASS_SETTING]: 'on' },
@@ -190,7 +181,7 @@ export async function restoreKeys(db: Kysely<Database>, options: RestoreOptions)
   const check = await readOnlySnapshot(db, (trx) =>
     verifyRestore(trx, {
       table: KEY_TABLE,
-      record,
+      record: restore.record,
       columns,
       join: sql`left join ${discarded} as d on d.id = b.id`,
       untouched: sql<boolean>`${rowOf('l', others)} is not distinct from ${rowOf('b', others)}`,

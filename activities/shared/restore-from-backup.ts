@@ -28,70 +28,86 @@ export interface RestoreOptions {
   retry?: RetryOptions;
 }
 
-/** A restore batch re-checks every row of its id range against the backup: it may run longer than a migration batch. */
-export function restoreLimits(limits: Partial<StatementLimits> = {}): StatementLimits {
-  return { ...DEFAULT_LIMITS, statementTimeoutMs: 60_000, ...limits };
-}
-
 /**
- * The rollout's recorded backup of `table`, its table checked to exist. Refuses with
- * {@link RestorePreconditionError} (retrying cannot help) when either is gone: there is nothing to restore from.
+ * One restore of one table from the rollout's verified backup: the record and table it restores from, its
+ * statement limits, and its batches. The phase's own restore says what to undo; this part is shared.
+ *
+ * @example
+ * const restore = await BackupRestore.open(db, options, 'prompt_templates');
+ * const columns = await restore.columns(['id', 'name', 'llm_preferences']);
+ * await restore.batches({ end, batchSize: 20_000, settings: limitSettings(restore.limits) }, totals, batch);
  */
-export async function openBackup(db: Kysely<Database>, rolloutId: string, table: string): Promise<BackupRow> {
-  if (!ROLLOUT_ID.test(rolloutId)) throw new Error(`rollout id "${rolloutId}" must match ${ROLLOUT_ID}`);
-  const record = await findBackupRecord(db, rolloutId, table);
-  if (!record) throw new RestorePreconditionError(`rollout ${rolloutId} has no recorded backup of ${table}`);
-  if (!isPlainIdentifier(record.backup_table) || !(await tableExists(db, record.backup_table))) {
-    throw new RestorePreconditionError(
-      `backup ${record.backup_table} of ${table} is recorded but missing; nothing to restore from`,
-    );
-  }
-  return record;
-}
+export class BackupRestore {
+  private constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: RestoreOptions,
+    readonly record: BackupRow,
+    readonly limits: StatementLimits,
+  ) {}
 
-/** The backup's columns in order (the live table's when it was taken); each of `required` must be one. */
-export async function backupColumns(
-  db: Kysely<Database>,
-  backupTable: string,
-  required: readonly string[],
-): Promise<string[]> {
-  const columns = await tableColumns(db, backupTable);
-  for (const column of required) {
-    if (!columns.includes(column))
-      throw new RestorePreconditionError(`${backupTable} has no ${column} column`);
+  /**
+   * Finds the rollout's recorded backup of `table` and checks that its table exists. Refuses with
+   * {@link RestorePreconditionError} (retrying cannot help) when either is gone: nothing to restore from.
+   */
+  static async open(db: Kysely<Database>, options: RestoreOptions, table: string): Promise<BackupRestore> {
+    const { rolloutId } = options;
+    if (!ROLLOUT_ID.test(rolloutId)) throw new Error(`rollout id "${rolloutId}" must match ${ROLLOUT_ID}`);
+    const record = await findBackupRecord(db, rolloutId, table);
+    if (!record)
+      throw new RestorePreconditionError(`rollout ${rolloutId} has no recorded backup of ${table}`);
+    if (!isPlainIdentifier(record.backup_table) || !(await tableExists(db, record.backup_table))) {
+      throw new RestorePreconditionError(
+        `backup ${record.backup_table} of ${table} is recorded but missing; nothing to restore from`,
+      );
+    }
+    // A restore batch re-checks every row of its id range against the backup: it may take longer.
+    const limits = { ...DEFAULT_LIMITS, statementTimeoutMs: 60_000, ...options.limits };
+    return new BackupRestore(db, options, record, limits);
   }
-  return columns;
-}
 
-/**
- * Runs a restore's batches over the ids after `resumeFrom` up to `end`, `batchSize` ids each, every batch one
- * short transaction under `settings` (db/batch-runner.ts: lock conflicts retried; a statement timeout
- * propagates, the size being fixed), its counts added into `totals` once committed and the cursor
- * checkpointed through `onProgress`.
- */
-export async function restoreInBatches<K extends string>(
-  db: Kysely<Database>,
-  options: RestoreOptions & { end: number; batchSize: number; settings: TransactionSettings },
-  totals: Record<K, number>,
-  batch: (trx: Transaction<Database>, from: number, to: number) => Promise<Record<K, number>>,
-): Promise<void> {
-  const { end } = options;
-  let cursor = options.resumeFrom ?? 0;
-  const runner = new BatchRunner({
-    what: 'restore',
-    retry: options.retry,
-    checkpoint: () => options.onProgress?.({ cursor, end }),
-  });
-  await runner.sweep(BatchSizer.fixed(options.batchSize), {
-    more: () => cursor < end,
-    batch: async (size) => {
-      const from = cursor;
-      const to = Math.min(cursor + size, end);
-      return { to, ...(await timedBatch(db, options.settings, (trx) => batch(trx, from, to))) };
-    },
-    after: ({ to, value }) => {
-      for (const key in value) totals[key] += value[key];
-      cursor = to;
-    },
-  });
+  get backupTable(): string {
+    return this.record.backup_table;
+  }
+
+  /** The backup's columns in order (the live table's when it was taken); each of `required` must be one. */
+  async columns(required: readonly string[]): Promise<string[]> {
+    const columns = await tableColumns(this.db, this.backupTable);
+    for (const column of required) {
+      if (!columns.includes(column))
+        throw new RestorePreconditionError(`${this.backupTable} has no ${column} column`);
+    }
+    return columns;
+  }
+
+  /**
+   * Runs the batches over the ids after `resumeFrom` up to `end`, `batchSize` ids each, every batch one short
+   * transaction under `settings` (db/batch-runner.ts: lock conflicts retried; a statement timeout propagates,
+   * the size being fixed), its counts added into `totals` once committed and the cursor checkpointed through
+   * `onProgress`.
+   */
+  async batches<K extends string>(
+    input: { end: number; batchSize: number; settings: TransactionSettings },
+    totals: Record<K, number>,
+    batch: (trx: Transaction<Database>, from: number, to: number) => Promise<Record<K, number>>,
+  ): Promise<void> {
+    const { end } = input;
+    let cursor = this.options.resumeFrom ?? 0;
+    const runner = new BatchRunner({
+      what: `restore of ${this.record.source_table}`,
+      retry: this.options.retry,
+      checkpoint: () => this.options.onProgress?.({ cursor, end }),
+    });
+    await runner.sweep(BatchSizer.fixed(input.batchSize), {
+      more: () => cursor < end,
+      batch: async (size) => {
+        const from = cursor;
+        const to = Math.min(cursor + size, end);
+        return { to, ...(await timedBatch(this.db, input.settings, (trx) => batch(trx, from, to))) };
+      },
+      after: ({ to, value }) => {
+        for (const key in value) totals[key] += value[key];
+        cursor = to;
+      },
+    });
+  }
 }

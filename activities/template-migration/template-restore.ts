@@ -4,13 +4,7 @@ import { readOnlySnapshot } from '../../db/read-only-snapshot';
 import { rowOf } from '../../db/row-sql';
 import type { Database } from '../../db/schema';
 import { limitSettings } from '../../db/transaction-settings';
-import {
-  backupColumns,
-  openBackup,
-  restoreInBatches,
-  restoreLimits,
-  type RestoreOptions,
-} from '../shared/restore-from-backup';
+import { BackupRestore, type RestoreOptions } from '../shared/restore-from-backup';
 import { verifyRestore, type KeptReason, type KeptWrites } from '../shared/restore-verification';
 import { TEMPLATE_TABLE } from './template-migration';
 
@@ -102,11 +96,10 @@ export async function restoreTemplates(
 ): Promise<TemplateRestoreReport> {
   const started = performance.now();
   const { rolloutId } = options;
-  const record = await openBackup(db, rolloutId, TEMPLATE_TABLE);
-  const backupTable = record.backup_table;
-  const limits = restoreLimits(options.limits);
+  const restore = await BackupRestore.open(db, options, TEMPLATE_TABLE);
+  const { backupTable, limits } = restore;
   await stampRolledBack(db, rolloutId, limits.lockTimeoutMs, options.retry);
-  const columns = await backupColumns(db, backupTable, REQUIRED_COLUMNS);
+  const columns = await restore.columns(REQUIRED_COLUMNS);
   const others = columns.filter((column) => column !== MIGRATED_COLUMN);
   const backup = sql.table(backupTable);
 
@@ -114,10 +107,8 @@ export async function restoreTemplates(
     select max(template_id) as end from template_migration_changes where rollout_id = ${rolloutId}
   `.execute(db);
   const totals = { restored: 0 };
-  await restoreInBatches(
-    db,
+  await restore.batches(
     {
-      ...options,
       end: last.rows[0]?.end ?? 0,
       batchSize: options.batchSize ?? 20_000,
       settings: limitSettings(limits),
@@ -138,7 +129,7 @@ export async function restoreTemplates(
   const { check, quarantineRecords } = await readOnlySnapshot(db, async (trx) => ({
     check: await verifyRestore(trx, {
       table: TEMPLATE_TABLE,
-      record,
+      record: restore.record,
       columns,
       join: sql`
         left join template_migration_changes as c
