@@ -6,7 +6,7 @@ import {
   runKeyMigration,
 } from '../../activities/key-migration/key-migration';
 import { backupTableName, fingerprintTable, findBackupRecord } from '../../activities/backup/table-backups';
-import { restoreTable } from '../../activities/key-migration/key-restore';
+import { restoreKeys } from '../../activities/key-migration/key-restore';
 import { allRows, backupRuntimeConfig, insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
@@ -139,14 +139,9 @@ test("the seed's downgrade does not restore; our rollback puts the pre-migration
   const rolloutId = await migrate();
   expect(await live()).toHaveLength(2);
 
-  await restoreTable(t.db, {
-    rolloutId,
-    table: 'runtime_config',
-    migratedColumns: ['key'],
-    discardedTable: discardedRowsTableName(rolloutId),
-    addedConstraints: [KEY_UNIQUE_CONSTRAINT],
-    bypassSetting: NORMALIZATION_BYPASS_SETTING,
-  });
+  // The key restore knows what the key migration did: the renamed key column, the discarded-rows table,
+  // the unique constraint it added and the normalization bypass.
+  await restoreKeys(t.db, { rolloutId });
 
   expect(await allRows(t.db)).toEqual(before);
   const record = await findBackupRecord(t.db, rolloutId, 'runtime_config');
