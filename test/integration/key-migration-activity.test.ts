@@ -1,11 +1,4 @@
-import {
-  ApplicationFailure,
-  CancelledFailure,
-  Context,
-  asyncLocalStorage,
-  type Info,
-} from '@temporalio/activity';
-import { noopMetricMeter } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { sql } from 'kysely';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities/activity-deps';
@@ -17,11 +10,11 @@ import {
 } from '../../activities/key-migration/key-migration';
 import { fingerprintTable } from '../../activities/backup/table-backups';
 import { backupRuntimeConfig, generateLegacyData } from '../helpers/config-fixtures';
+import { activityAttempt, type ActivityAttempt } from '../helpers/activity-attempt';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
-// The activities as a worker runs them, with the activity context the SDK would give them (heartbeat
-// details of the previous attempt, heartbeat sink, cancellation), but no server: the lead's workflow tests
-// run them on a real worker. Context's constructor is the SDK's own, marked internal.
+// The activities as a worker runs them, in the SDK's mock activity environment (heartbeat details of the
+// previous attempt, heartbeats, cancellation), but no server: the workflow tests run them on a real worker.
 
 let t: TestDatabase;
 let deps: ActivityDeps;
@@ -39,47 +32,12 @@ beforeEach(async () => {
   await sql`truncate runtime_config restart identity`.execute(t.db);
 });
 
-const silent = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
-interface Attempt {
-  heartbeats: unknown[];
-  abort: AbortController;
-  run<T>(work: () => Promise<T>): Promise<T>;
-}
-
 function attempt(
-  previousDetails: unknown,
+  heartbeatDetails: unknown,
   attemptNumber = 1,
-  onHeartbeat?: (details: unknown) => void,
-): Attempt {
-  const heartbeats: unknown[] = [];
-  const abort = new AbortController();
-  const info = {
-    heartbeatDetails: previousDetails,
-    attempt: attemptNumber,
-    activityType: 'test',
-  } as unknown as Info;
-  const context = new Context(
-    info,
-    new Promise<never>(() => undefined),
-    abort.signal,
-    (details?: unknown) => {
-      heartbeats.push(details);
-      onHeartbeat?.(details);
-    },
-    undefined,
-    silent,
-    noopMetricMeter,
-    {} as never,
-  );
-  return { heartbeats, abort, run: (work) => asyncLocalStorage.run(context, work) };
+  onHeartbeat?: (details: unknown, self: ActivityAttempt) => void,
+) {
+  return activityAttempt({ heartbeatDetails, attempt: attemptNumber, onHeartbeat });
 }
 
 test('an attempt cancelled mid-phase leaves its checkpoint in heartbeats; the next attempt resumes from it', async () => {
@@ -87,10 +45,8 @@ test('an attempt cancelled mid-phase leaves its checkpoint in heartbeats; the ne
   await backupRuntimeConfig(t.db, 'r-act-0001');
   const input = { rolloutId: 'r-act-0001', targetBatchMs: 10, maxBatchSize: 500 };
 
-  const first = attempt(undefined, 1, (details) => {
-    if ((details as KeyMigrationProgress | undefined)?.totals?.batches === 8) {
-      first.abort.abort(new CancelledFailure('worker going away'));
-    }
+  const first = attempt(undefined, 1, (details, self) => {
+    if ((details as KeyMigrationProgress | undefined)?.totals?.batches === 8) self.cancel();
   });
   await expect(first.run(() => migrateKeys(deps, input))).rejects.toBeInstanceOf(CancelledFailure);
   const checkpoint = first.heartbeats.at(-1) as KeyMigrationProgress;

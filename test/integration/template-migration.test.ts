@@ -1,11 +1,4 @@
-import {
-  ApplicationFailure,
-  CancelledFailure,
-  Context,
-  asyncLocalStorage,
-  type Info,
-} from '@temporalio/activity';
-import { noopMetricMeter } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import fc from 'fast-check';
 import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
@@ -30,6 +23,7 @@ import type { TemplateMigrationTables } from '../../db/template-quarantine-schem
 import { restoreTemplates } from '../../activities/template-migration/template-restore';
 import { KNOWN_LLM_PARAM_FIELDS } from '../../src/schemas/generation-params';
 import { normalizeLlmPreferences } from '../../activities/template-migration/normalize-llm-preferences';
+import { activityAttempt, type ActivityAttempt } from '../helpers/activity-attempt';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 let t: TestDatabase;
@@ -442,43 +436,9 @@ test('refuses to run without a backup, and after the rollout was rolled back', a
 // ---------------------------------------------------------------------------------------------------------
 // Resuming
 
-const silent = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
-/** The activity context the SDK would give an attempt (previous heartbeat details, heartbeat sink, cancel). */
-function attempt(previousDetails: unknown, onHeartbeat?: (details: unknown) => void) {
-  const heartbeats: unknown[] = [];
-  const abort = new AbortController();
-  const info = {
-    heartbeatDetails: previousDetails,
-    attempt: 1,
-    activityType: 'migrateTemplates',
-  } as unknown as Info;
-  // Context's constructor is the SDK's own, marked internal: what a worker builds for each attempt.
-  const context = new Context(
-    info,
-    new Promise<never>(() => undefined),
-    abort.signal,
-    (details?: unknown) => {
-      heartbeats.push(details);
-      onHeartbeat?.(details);
-    },
-    undefined,
-    silent,
-    noopMetricMeter,
-    {} as never,
-  );
-  return {
-    heartbeats,
-    abort,
-    run: <T>(work: () => Promise<T>): Promise<T> => asyncLocalStorage.run(context, work),
-  };
+/** One attempt of the activity as a worker runs it (previous heartbeat details, heartbeats, cancel). */
+function attempt(heartbeatDetails: unknown, onHeartbeat?: (details: unknown, self: ActivityAttempt) => void) {
+  return activityAttempt({ heartbeatDetails, onHeartbeat });
 }
 
 test('an attempt stopped mid-phase resumes from its heartbeat cursor and ends where an uninterrupted run ends', async () => {
@@ -486,10 +446,8 @@ test('an attempt stopped mid-phase resumes from its heartbeat cursor and ends wh
   const rolloutId = await backedUpRollout();
   const input = { rolloutId, batchSize: 300 };
 
-  const first = attempt(undefined, (details) => {
-    if ((details as TemplateMigrationProgress | undefined)?.totals?.batches === 6) {
-      first.abort.abort(new CancelledFailure('worker going away'));
-    }
+  const first = attempt(undefined, (details, self) => {
+    if ((details as TemplateMigrationProgress | undefined)?.totals?.batches === 6) self.cancel();
   });
   await expect(first.run(() => migrateTemplates(deps, input))).rejects.toBeInstanceOf(CancelledFailure);
   const checkpoint = first.heartbeats.at(-1) as TemplateMigrationProgress;

@@ -1,5 +1,3 @@
-import { Context, asyncLocalStorage, type Info } from '@temporalio/activity';
-import { noopMetricMeter } from '@temporalio/common';
 import { sql } from 'kysely';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities/activity-deps';
@@ -13,6 +11,7 @@ import {
 import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
 import { restoreTemplates } from '../../activities/template-migration/template-restore';
 import { RestoreVerificationError } from '../../activities/shared/restore-verification-error';
+import { activityAttempt } from '../helpers/activity-attempt';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 
 let t: TestDatabase;
@@ -251,25 +250,7 @@ test('a backup that no longer matches its record fails verification instead of r
 
 test('the activity skips a rollout that never took a backup, and restores one that did', async () => {
   const deps: ActivityDeps = { db: t.db, unleash: undefined as never, logger: pino({ level: 'silent' }) };
-  const info = {
-    heartbeatDetails: undefined,
-    attempt: 1,
-    activityType: 'restoreTemplates',
-  } as unknown as Info;
-  const noop = () => undefined;
-  const log = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
-  // Context's constructor is the SDK's own, marked internal: what a worker builds for each attempt.
-  const context = new Context(
-    info,
-    new Promise<never>(noop),
-    new AbortController().signal,
-    noop,
-    undefined,
-    log,
-    noopMetricMeter,
-    {} as never,
-  );
-  const run = <T>(work: () => Promise<T>) => asyncLocalStorage.run(context, work);
+  const { run } = activityAttempt();
   const unbacked = nextRolloutId();
   await claim(unbacked);
   expect(await run(() => restoreActivity(deps, { rolloutId: unbacked }))).toEqual({
