@@ -46,6 +46,7 @@ export interface KeyMigrationPreview {
  *
  * @example
  * const preview = await previewKeyMigration(trx, { exampleLimit: 20 });
+ * // With three rows keyed maxTokens, the most frequent camelCase spelling:
  * preview.renameExamples[0]; // { from: 'maxTokens', to: 'max_tokens', rows: 3 }
  */
 export async function previewKeyMigration(

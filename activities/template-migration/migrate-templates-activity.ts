@@ -32,6 +32,7 @@ export type MigrateTemplatesInput = z.input<typeof inputSchema>;
  *
  * @example
  * const report = await migrateTemplates(deps, { rolloutId: 'r-20261126-ab12' });
+ * // With template 3 holding { temperature: 7 }:
  * report.quarantine; // [{ templateId: 3, action: 'left_untouched', issues: ['temperature: must be at most 2'], ... }]
  */
 export async function migrateTemplates(

@@ -236,7 +236,7 @@ export async function writeTemplatePage(
           -- The version that was read, by xmin. A row to rewrite is checked again by the update itself; a row
           -- only to quarantine is share-locked, so a write landing meanwhile is waited for and then misses.
           -- Each later step reads only these and what the update returns: no join the planner could misjudge
-          -- (it cannot estimate the xmin match, and guessed 2 rows for 5,000 into a quadratic nested loop).
+          -- (it cannot estimate the xmin match, and an estimate far too low picks a quadratic nested loop).
           seen as materialized (
             select t.id, t.xmin, i.ops, i.value, i.conflicts, i.issues, i.action, i.dropped,
                    md5(t.llm_preferences::text)::uuid as previous_hash,
@@ -533,8 +533,8 @@ async function beginRun(db: Kysely<Database>, rolloutId: string, onInvalid: OnIn
  *
  * @example
  * const report = await runTemplateMigration(db, { rolloutId: 'r-20261126-ab12', onProgress: heartbeat });
- * report.migrated; // 180_412
- * report.quarantine[0]; // { templateId: 17, action: 'left_untouched', issues: ['temperature: must be at most 2'], ... }
+ * // With template 3 holding { temperature: 7 }:
+ * report.quarantine[0]; // { templateId: 3, action: 'left_untouched', issues: ['temperature: must be at most 2'], ... }
  */
 export async function runTemplateMigration(
   db: Kysely<Database>,
