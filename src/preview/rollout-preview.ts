@@ -21,9 +21,10 @@ import {
 import {
   previewTemplateMigration,
   type TemplateMigrationPreview,
-} from '../../activities/template-migration/template-migration';
+} from '../../activities/template-migration/template-migration-preview';
 import type { Database } from '../../db/schema';
 import type { TemplateMigrationTables } from '../../db/template-quarantine-schema';
+import { setLocal } from '../../db/transaction-settings';
 import type { RolloutPlan } from '../plan/rollout-plan';
 import type { UnleashAdminClient } from '../unleash/unleash-admin-client';
 
@@ -109,10 +110,10 @@ export async function previewRollout(
     .execute(async (trx) => {
       // First statement of the transaction: from here on Postgres rejects every write.
       await sql`set transaction isolation level repeatable read, read only`.execute(trx);
-      await sql`
-        select set_config('statement_timeout', ${`${statementTimeoutMs}ms`}, true),
-               set_config('lock_timeout', ${`${lockTimeoutMs}ms`}, true)
-      `.execute(trx);
+      await setLocal(trx, {
+        statement_timeout: `${statementTimeoutMs}ms`,
+        lock_timeout: `${lockTimeoutMs}ms`,
+      });
       const inspected = await inspectDatabase(trx, plan);
 
       const keys =
