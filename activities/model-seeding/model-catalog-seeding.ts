@@ -2,6 +2,7 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { modelKey, type ModelCatalogEntry } from '../../db/fixtures/model-catalog-schema';
 import type { ModelSeedingTables, SeedingRollbackOutcome } from '../../db/model-seeding-schema';
 import type { Database } from '../../db/schema';
+import { lockTimeoutSetting, transactionWith } from '../../db/transaction-settings';
 
 type SeedingDatabase = Database & ModelSeedingTables;
 
@@ -86,14 +87,10 @@ function withLockedCatalogue<T>(
   db: Kysely<Database>,
   work: (trx: Transaction<SeedingDatabase>) => Promise<T>,
 ): Promise<T> {
-  return db
-    .withTables<ModelSeedingTables>()
-    .transaction()
-    .execute(async (trx) => {
-      await sql`set local lock_timeout = '5s'`.execute(trx);
-      await sql`lock table model_catalog in share row exclusive mode`.execute(trx);
-      return work(trx);
-    });
+  return transactionWith(db.withTables<ModelSeedingTables>(), lockTimeoutSetting(5_000), async (trx) => {
+    await sql`lock table model_catalog in share row exclusive mode`.execute(trx);
+    return work(trx);
+  });
 }
 
 /**
