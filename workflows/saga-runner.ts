@@ -75,6 +75,7 @@ async function runForward(steps: readonly SagaStep[], progress: SagaProgress, ho
   for (const step of steps) {
     if (step.enabled === false || progress.finished.has(step.name)) continue;
     if (step.name !== progress.current) {
+      // A pause or a rollback request takes effect between steps, never inside one.
       if (step !== steps[0]) await host.waits.checkpoint();
       progress.current = step.name;
     }
@@ -95,6 +96,7 @@ function planRollback(
 ): CarriedRollback {
   const requested = error instanceof RollbackRequested;
   const started = (step: SagaStep) => progress.finished.has(step.name) || progress.current === step.name;
+  // In reverse step order: the ramp (the flag) first, then the data phases.
   const remaining = [...steps]
     .reverse()
     .filter((step) => started(step) && step.compensate)
