@@ -60,7 +60,7 @@ function summary(gate: CompareGate, test: CompareTestState): string {
     `${gate.canary} ${number(t.canaryFailures)}/${number(t.canaryRequests)} failed (${percent(t.canaryFailures, t.canaryRequests)}), ` +
     `${gate.baseline} ${number(t.baselineFailures)}/${number(t.baselineRequests)} (${percent(t.baselineFailures, t.baselineRequests)}); ` +
     `ratio ${ratio === null ? 'n/a' : ratio.toFixed(2)} (tolerance ${gate.maxRatio}); ` +
-    `evidence ${compareEvidence(test).toPrecision(3)} of ${1 / gate.alpha}`
+    `evidence ${compareEvidence(test).toPrecision(3)} of ${+(1 / gate.alpha).toPrecision(4)}`
   );
 }
 
