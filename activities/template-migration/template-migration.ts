@@ -692,6 +692,3 @@ async function summarize(
     })),
   };
 }
-
-// Until src/preview/rollout-preview.ts imports the preview from its own module.
-export { previewTemplateMigration, type TemplateMigrationPreview } from './template-migration-preview';
