@@ -11,7 +11,7 @@ import { counterIncreases, seriesKey, type CounterValues } from '../../src/gates
 import type { CompareGate } from '../../src/gates/gate-definition';
 import { boundedDetail, finiteOrNull } from '../../src/gates/gate-measurement';
 import { compileMatchers, parseSeriesSelector } from '../../src/gates/series-selector';
-import { processStartTime, restartedSince, scrapeExposition, type ExpositionSample } from './exposition';
+import { processStartTime, restartedSince, scrapeGateEndpoint, type ExpositionSample } from './exposition';
 import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
 
 /** What a compare gate carries between measurements. */
@@ -103,12 +103,7 @@ export function createCompareGate(
 
       let samples: ExpositionSample[];
       try {
-        samples = await scrapeExposition(gate.endpoint, {
-          timeoutMs: gate.timeout,
-          bearerTokenEnv: gate.bearerTokenEnv,
-          env: environment.env,
-          signal: context.signal,
-        });
+        samples = await scrapeGateEndpoint(gate, environment.env, context.signal);
       } catch (error) {
         // A failed scrape is no evidence either way; the rejection, once made, stands.
         const verdict = state.test.rejectedLogEvidence === null ? 'inconclusive' : 'fail';

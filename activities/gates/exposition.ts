@@ -128,3 +128,17 @@ export async function scrapeExposition(
     throw new GateReadError(`${what}: ${(error as Error).message}`);
   }
 }
+
+/** Scrapes the endpoint of a `compare` or `metrics` gate with the gate's timeout and bearer token. */
+export function scrapeGateEndpoint(
+  gate: { endpoint: string; timeout: number; bearerTokenEnv?: string | undefined },
+  env: ScrapeOptions['env'],
+  signal: AbortSignal | undefined,
+): Promise<ExpositionSample[]> {
+  return scrapeExposition(gate.endpoint, {
+    timeoutMs: gate.timeout,
+    bearerTokenEnv: gate.bearerTokenEnv,
+    env,
+    signal,
+  });
+}

@@ -1,5 +1,5 @@
 import type { GateProviderName } from '../../src/gates/gate-definition';
-import type { GateMeasurement } from '../../src/gates/gate-measurement';
+import { boundedDetail, finiteOrNull, type GateMeasurement } from '../../src/gates/gate-measurement';
 
 /** What the caller tells a measurement besides the previous state. */
 export interface MeasureContext {
@@ -33,4 +33,28 @@ export interface GateEnvironment {
   env: Readonly<Record<string, string | undefined>>;
   /** Milliseconds since the epoch; `Date.now` unless a test fixes time. */
   now?: () => number;
+}
+
+/**
+ * The result a provider returns, with the value and sample made JSON-safe (NaN and ±Inf become null) and the
+ * detail bounded. `threshold` is what the value was judged against (null when none applies).
+ *
+ * @example
+ * const result = gateResult(null, 0.05); // a provider without state, threshold 0.05
+ * return result('fail', 'error ratio above the threshold', 0.2, 400);
+ */
+export function gateResult<S>(state: S, threshold: number | null) {
+  return (
+    verdict: GateResult<S>['verdict'],
+    detail: string,
+    value: number | null = null,
+    sample: number | null = null,
+  ): GateResult<S> => ({
+    verdict,
+    value: finiteOrNull(value),
+    threshold,
+    sample: finiteOrNull(sample),
+    detail: boundedDetail(detail),
+    state,
+  });
 }

@@ -2,7 +2,7 @@ import { counterIncreases, seriesKey, type CounterValues } from '../../src/gates
 import type { MetricsGate } from '../../src/gates/gate-definition';
 import { boundedDetail, finiteOrNull, passes } from '../../src/gates/gate-measurement';
 import { compileMatchers, parseSeriesSelector } from '../../src/gates/series-selector';
-import { processStartTime, restartedSince, scrapeExposition, type ExpositionSample } from './exposition';
+import { processStartTime, restartedSince, scrapeGateEndpoint, type ExpositionSample } from './exposition';
 import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
 
 /** What a metrics gate carries between measurements: the last scrape's counters and when it was taken. */
@@ -69,12 +69,7 @@ export function createMetricsGate(
 
       let samples: ExpositionSample[];
       try {
-        samples = await scrapeExposition(gate.endpoint, {
-          timeoutMs: gate.timeout,
-          bearerTokenEnv: gate.bearerTokenEnv,
-          env: environment.env,
-          signal: context.signal,
-        });
+        samples = await scrapeGateEndpoint(gate, environment.env, context.signal);
       } catch (error) {
         return result('inconclusive', `could not measure: ${(error as Error).message}`, state);
       }

@@ -1,8 +1,14 @@
 import { z } from 'zod';
 import type { PrometheusGate } from '../../src/gates/gate-definition';
-import { boundedDetail, finiteOrNull, passes } from '../../src/gates/gate-measurement';
+import { passes } from '../../src/gates/gate-measurement';
 import { bearerTokenFrom, describeUrl, gateFetch, GateReadError } from './gate-fetch';
-import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
+import {
+  gateResult,
+  type GateEnvironment,
+  type GateProvider,
+  type GateResult,
+  type MeasureContext,
+} from './gate-provider';
 
 const sampleValue = z.tuple([z.number(), z.string()]);
 const responseSchema = z.discriminatedUnion('status', [
@@ -82,19 +88,7 @@ export function createPrometheusGate(gate: PrometheusGate, environment: GateEnvi
   return {
     provider: 'prometheus',
     async measure(_previous, context: MeasureContext = {}): Promise<GateResult<null>> {
-      const result = (
-        verdict: GateResult<null>['verdict'],
-        detail: string,
-        value: number | null = null,
-        sample: number | null = null,
-      ): GateResult<null> => ({
-        verdict,
-        value: finiteOrNull(value),
-        threshold: gate.threshold,
-        sample: finiteOrNull(sample),
-        detail: boundedDetail(detail),
-        state: null,
-      });
+      const result = gateResult(null, gate.threshold);
       try {
         let sample: number | null = null;
         if (gate.sampleQuery !== undefined && gate.minSample !== undefined) {

@@ -1,7 +1,13 @@
 import pg from 'pg';
 import type { SqlGate } from '../../src/gates/gate-definition';
-import { boundedDetail, finiteOrNull, passes } from '../../src/gates/gate-measurement';
-import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
+import { passes } from '../../src/gates/gate-measurement';
+import {
+  gateResult,
+  type GateEnvironment,
+  type GateProvider,
+  type GateResult,
+  type MeasureContext,
+} from './gate-provider';
 
 /** A column value as a number: numbers, numeric and bigint text; undefined for anything else. */
 function numeric(value: unknown): number | undefined {
@@ -40,19 +46,7 @@ export function createSqlGate(gate: SqlGate, environment: GateEnvironment): Gate
   return {
     provider: 'sql',
     async measure(_previous, context: MeasureContext = {}): Promise<GateResult<null>> {
-      const result = (
-        verdict: GateResult<null>['verdict'],
-        detail: string,
-        value: number | null = null,
-        sample: number | null = null,
-      ): GateResult<null> => ({
-        verdict,
-        value: finiteOrNull(value),
-        threshold: gate.threshold,
-        sample: finiteOrNull(sample),
-        detail: boundedDetail(detail),
-        state: null,
-      });
+      const result = gateResult(null, gate.threshold);
       const connectionString = environment.env[gate.databaseUrlEnv];
       if (!connectionString) {
         return result(
