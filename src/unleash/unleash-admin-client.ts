@@ -84,6 +84,20 @@ export interface UnleashAdminClientOptions {
  * const unleash = new UnleashAdminClient({ url: env.UNLEASH_URL, adminToken: env.UNLEASH_ADMIN_TOKEN });
  * const state = await unleash.setRolloutPercent({ project: 'default', environment: 'development', flag: 'unified-config' }, 10);
  */
+/** Our strategy at `percent`; the group id is fixed so a user enabled at one percent stays enabled above it. */
+function rolloutStrategy(percent: number, groupId: string) {
+  if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+    throw new RangeError(`rollout percent must be an integer 0..100, got ${percent}`);
+  }
+  return {
+    name: 'flexibleRollout',
+    title: ROLLOUT_STRATEGY_TITLE,
+    disabled: false,
+    constraints: [],
+    parameters: { rollout: String(percent), stickiness: 'userId', groupId },
+  };
+}
+
 export class UnleashAdminClient {
   private readonly timeoutMs: number;
 
@@ -175,16 +189,7 @@ export class UnleashAdminClient {
     percent: number,
     groupId: string = target.flag,
   ): Promise<RolloutReadback> {
-    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
-      throw new RangeError(`rollout percent must be an integer 0..100, got ${percent}`);
-    }
-    await this.putOurStrategy(target, {
-      name: 'flexibleRollout',
-      title: ROLLOUT_STRATEGY_TITLE,
-      disabled: false,
-      constraints: [],
-      parameters: { rollout: String(percent), stickiness: 'userId', groupId },
-    });
+    await this.putOurStrategy(target, rolloutStrategy(percent, groupId));
     return this.readRollout(target);
   }
 
@@ -198,18 +203,7 @@ export class UnleashAdminClient {
     percent: number,
     groupId: string = target.flag,
   ): Promise<RolloutWrite> {
-    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
-      throw new RangeError(`rollout percent must be an integer 0..100, got ${percent}`);
-    }
-    await this.putOurStrategy(target, {
-      name: 'flexibleRollout',
-      title: ROLLOUT_STRATEGY_TITLE,
-      disabled: false,
-      constraints: [],
-      variants: [],
-      segments: [],
-      parameters: { rollout: String(percent), stickiness: 'userId', groupId },
-    });
+    await this.putOurStrategy(target, { ...rolloutStrategy(percent, groupId), variants: [], segments: [] });
     const lookup = await this.readRolloutSnapshot(target);
     if (!lookup.found) {
       throw new Error(
