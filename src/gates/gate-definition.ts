@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationText, parseDuration } from '../plan/duration';
 import { parseSeriesSelector, SelectorError } from './series-selector';
+import { describeIssues } from '../validation/zod-issues';
 
 /**
  * Named gate definitions of a rollout plan (SPEC §5, issue 9): what each gate measures, how often, and what a
@@ -487,27 +488,6 @@ export class GateDefinitionError extends Error {
     super(`invalid gate definition:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'GateDefinitionError';
   }
-}
-
-/** `a.b[0].c` for an issue path. */
-export function issuePath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, part) =>
-      typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part),
-    '',
-  );
-}
-
-/** Every problem as `path: message`, unknown keys named. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string[] {
-  return issues.map((issue) => {
-    const where = issuePath([...(prefix ? [prefix] : []), ...issue.path]);
-    const message =
-      issue.code === 'unrecognized_keys'
-        ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-        : issue.message;
-    return where ? `${where}: ${message}` : message;
-  });
 }
 
 /**

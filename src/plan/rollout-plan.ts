@@ -6,6 +6,7 @@ import {
   type GateDefinitions,
 } from '../gates/gate-definition';
 import { durationText, formatDuration, parseDuration } from './duration';
+import { describeIssues } from '../validation/zod-issues';
 
 /** Tables a rollout may back up; identifiers are never taken from a plan as free text. */
 export const BACKUP_TABLES = ['runtime_config', 'prompt_templates', 'model_catalog'] as const;
@@ -434,16 +435,6 @@ export class PlanError extends Error {
   }
 }
 
-/** `stages[1].gates[0]`; a key that is not a plain word (a gate name with a space) is quoted, as in duplicate-key errors. */
-function issuePath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, part) => {
-    if (typeof part === 'number') return `${out}[${part}]`;
-    const key = String(part);
-    if (!/^[A-Za-z0-9_-]{1,100}$/.test(key)) return `${out}[${JSON.stringify(key.slice(0, 100))}]`;
-    return out ? `${out}.${key}` : key;
-  }, '');
-}
-
 /**
  * Validates a parsed plan; throws {@link PlanError} listing every problem with its path.
  * Pure (no I/O), so the workflow re-validates its input with the same rules.
@@ -455,17 +446,7 @@ function issuePath(path: readonly PropertyKey[]): string {
 export function parseRolloutPlan(input: unknown, source = 'plan'): RolloutPlan {
   const result = rolloutPlanSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new PlanError(
-    source,
-    result.error.issues.map((issue) => {
-      const where = issuePath(issue.path);
-      const message =
-        issue.code === 'unrecognized_keys'
-          ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
-          : issue.message;
-      return where ? `${where}: ${message}` : message;
-    }),
-  );
+  throw new PlanError(source, describeIssues(result.error.issues));
 }
 
 /**
