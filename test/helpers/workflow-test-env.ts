@@ -188,9 +188,9 @@ export interface WorkflowTestEnv {
  * await env.teardown();
  */
 export async function startWorkflowTestEnv(): Promise<WorkflowTestEnv> {
-  // The SDK logs every worker state change at INFO; tests only want warnings. Before createLocal, which
-  // would install a default runtime.
-  runtime ??= Runtime.install({ logger: new DefaultLogger('WARN') });
+  // The SDK logs each failed activity and workflow as a warning, and these tests fail them on purpose: errors
+  // only. Installed before createLocal, which would install a default runtime.
+  runtime ??= Runtime.install({ logger: new DefaultLogger('ERROR') });
   const executable = await locateTemporalCli(path.join(projectRoot, '.tools'), (line) =>
     process.stderr.write(`[temporal-cli] ${line}\n`),
   );
