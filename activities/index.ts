@@ -19,6 +19,9 @@ import {
 } from './model-seeding/rollback-model-seeding-activity';
 import { seedModels, type SeedModelsInput } from './model-seeding/seed-models-activity';
 import { setFlagPercent, type SetFlagPercentInput } from './flag/set-flag-percent-activity';
+import { writeFlagPercent, type WriteFlagPercentInput } from './flag/write-flag-percent-activity';
+import { checkFlagDrift, type CheckFlagDriftInput } from './flag/check-flag-drift-activity';
+import { runStageGates, type RunStageGatesInput } from './gates/run-stage-gates-activity';
 import type { RolloutPlan } from '../src/plan/rollout-plan';
 
 export type { ActivityDeps } from './activity-deps';
@@ -36,6 +39,9 @@ export function createActivities(deps: ActivityDeps) {
     preflight: (plan: RolloutPlan) => preflight(deps, plan),
     backupTable: (input: BackupTableInput) => backupTable(deps, input),
     setFlagPercent: (input: SetFlagPercentInput) => setFlagPercent(deps, input),
+    writeFlagPercent: (input: WriteFlagPercentInput) => writeFlagPercent(deps, input),
+    checkFlagDrift: (input: CheckFlagDriftInput) => checkFlagDrift(deps, input),
+    runStageGates: (input: RunStageGatesInput) => runStageGates(deps, input),
     recordEvent: (input: RecordEventInput) => recordEvent(deps, input),
     migrateKeys: (input: MigrateKeysInput) => migrateKeys(deps, input),
     restoreTable: (input: RestoreTableInput) => restoreTable(deps, input),

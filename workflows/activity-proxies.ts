@@ -45,3 +45,16 @@ export const operatorAudit = proxyActivities<RolloutActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { ...retry, maximumAttempts: 5 },
 });
+
+/**
+ * The gated soak (`runStageGates`): one activity for a stage's whole soak, heartbeating its running tallies,
+ * so a killed worker is noticed within the heartbeat timeout and the retry resumes from the last heartbeat.
+ * Cancelled without waiting: a rollback must not wait for a measurement in flight (the activity stops at its
+ * next heartbeat; a late measurement only adds an audit row).
+ */
+export const gates = proxyActivities<RolloutActivities>({
+  startToCloseTimeout: '8 days',
+  heartbeatTimeout: '10s',
+  retry,
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+});

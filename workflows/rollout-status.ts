@@ -3,6 +3,7 @@ import type { KeyMigrationReport } from '../activities/key-migration/key-migrati
 import type { TemplateMigrationReport } from '../activities/template-migration/template-migration';
 import type { BackupResult } from '../activities/backup/table-backups';
 import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
+import type { GateTally } from '../activities/gates/stage-gate-tally';
 
 /** The phases in SPEC §5 order (see `rolloutPhases`), then `rollback` or `complete` at the end. */
 export type RolloutPhase =
@@ -96,6 +97,11 @@ export interface RolloutStatus {
   pausedBy: string | null;
   /** Index of the stage waiting for an operator's approval, or null. */
   awaitingApproval: number | null;
+  /**
+   * The gates of the stage judged last, as of their last decision (passed, failed, inconclusive): per gate its
+   * counts and newest few measurements, details shortened. Absent until a gated stage has been judged.
+   */
+  gates?: StageGatesStatus | null;
   events: RolloutEvent[];
   ignored: IgnoredMessages;
   error: string | null;
@@ -106,6 +112,17 @@ export interface RolloutStatus {
   /** How many times this rollout continued as new to keep its history small. */
   continuedAsNew: number;
 }
+
+/** The gate summary of one stage in the status (see {@link RolloutStatus.gates}). */
+export interface StageGatesStatus {
+  /** 1-based, as in the audit log. */
+  stage: number;
+  outcome: 'passed' | 'failed' | 'inconclusive';
+  gates: GateTally[];
+}
+
+/** Longest measurement detail kept in the status's gate summary (the audit log keeps the whole detail). */
+export const MAX_STATUS_GATE_DETAIL_CHARS = 120;
 
 /** The bound on the status query's JSON (and so on the workflow result). */
 export const STATUS_MAX_BYTES = 64 * 1024;
@@ -152,7 +169,12 @@ export interface CarriedState {
    * In the ramp: the stage to go on with, and the soak left in ms once its percent is confirmed (null: the
    * stage has not been set yet, so its checkpoint, approval and flag change come first).
    */
-  ramp: { index: number; soakRemainingMs: number | null } | null;
+  ramp: {
+    index: number;
+    soakRemainingMs: number | null;
+    /** Gated stages: how many times the stage's gates were started (each round has its own audit keys). */
+    gateRound?: number;
+  } | null;
   /** Set once a rollback began: its cause, the compensations not yet run, and the outcome if all succeed. */
   rollback: CarriedRollback | null;
   /** Refused messages not yet written to the audit log (bounded). */

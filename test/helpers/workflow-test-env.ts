@@ -69,6 +69,31 @@ export const fakeAnswers: Activities = {
     strategyId: 'fake-strategy',
     foreignStrategies: [],
   }),
+  writeFlagPercent: async ({ target, percent }) => ({
+    readback: {
+      percent,
+      enabled: true,
+      stickiness: 'userId',
+      groupId: target.flag,
+      strategyId: 'fake-strategy',
+      foreignStrategies: [],
+    },
+    baseline: {
+      environmentEnabled: true,
+      strategyId: 'fake-strategy',
+      strategyName: 'flexibleRollout',
+      disabled: false,
+      rollout: String(percent),
+      groupId: target.flag,
+      stickiness: 'userId',
+      constraints: [],
+      variants: [],
+      segments: [],
+      otherStrategies: [],
+    },
+  }),
+  checkFlagDrift: async () => ({ differences: [] }),
+  runStageGates: async () => ({ outcome: 'passed', gates: [] }),
   recordEvent: async () => undefined,
   migrateKeys: async ({ rolloutId }) =>
     partial<Result<'migrateKeys'>>({

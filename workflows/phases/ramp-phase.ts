@@ -1,6 +1,8 @@
+import { stagePolicy } from '../../src/plan/rollout-plan';
 import { calls } from '../activity-proxies';
 import type { CarriedState } from '../rollout-status';
 import type { SagaStep } from '../saga-runner';
+import { gatedSoak } from '../stage-gates';
 import { workflowNowIso, workflowNowMs } from '../workflow-clock';
 import type { PhaseContext } from './phase-context';
 
@@ -14,7 +16,8 @@ export interface RampProgress {
 
 /**
  * SPEC §5 phase 6: each stage in turn waits at a checkpoint (pause, rollback) and for an operator's approval
- * when the plan asks for one, sets the flag's percent and reads it back, then soaks. Compensation: the flag
+ * when the plan asks for one, sets the flag's percent and reads it back, then soaks (with its gates measuring,
+ * see `gatedSoak`, when it has any). Compensation: the flag
  * to 0 %, retried until Unleash confirms it (the first compensation of any rollback, as the ramp is last).
  */
 export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
@@ -87,7 +90,10 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
         } else {
           await reachStage(index);
         }
-        if (soakMs > 0) await soak(index, soakMs);
+        // A stage with gates soaks while they measure and advances only when every gate passed; a stage
+        // without gates soaks on its timer alone.
+        if (stagePolicy(plan, index).gates.length > 0) await gatedSoak(context, ramp, index, soakMs);
+        else if (soakMs > 0) await soak(index, soakMs);
       }
     },
   };

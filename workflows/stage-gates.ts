@@ -1,0 +1,197 @@
+import { CancellationScope, condition } from '@temporalio/workflow';
+import type { StageGatesResult } from '../activities/gates/run-stage-gates-activity';
+import type { GateMeasurement } from '../src/gates/gate-measurement';
+import { stagePolicy, type StagePolicy } from '../src/plan/rollout-plan';
+import { gates as gateCalls } from './activity-proxies';
+import { ContinueAsNewNeeded } from './history-budget';
+import { boundedText } from './operator-request';
+import type { PhaseContext } from './phases/phase-context';
+import type { RampProgress } from './phases/ramp-phase';
+import { MAX_STATUS_GATE_DETAIL_CHARS, type RolloutStatus } from './rollout-status';
+import type { RolloutWaits } from './rollout-waits';
+import { workflowNowIso, workflowNowMs } from './workflow-clock';
+
+/** The measurement as an audit row and a status line name it. */
+function describeMeasurement(measurement: GateMeasurement): string {
+  return `${measurement.verdict}: value ${measurement.value ?? 'none'} vs threshold ${measurement.threshold ?? 'none'}, sample ${measurement.sample ?? 'none'} (${measurement.detail})`;
+}
+
+/** The activity's tallies, shortened for the status query (bounded whatever the gates say). */
+function showGates(status: RolloutStatus, index: number, result: StageGatesResult): void {
+  status.gates = {
+    stage: index + 1,
+    outcome: result.outcome,
+    gates: result.gates.map((tally) => ({
+      ...tally,
+      last: tally.last.map((m) => ({ ...m, detail: boundedText(m.detail, MAX_STATUS_GATE_DETAIL_CHARS) })),
+    })),
+  };
+}
+
+/**
+ * Runs the stage's gates (one `runStageGates` activity) until it returns, or until an operator asks for a
+ * rollback (the activity is cancelled and the rollback goes on at once) or the history nears its limit.
+ */
+async function gatesOrRollback(
+  waits: RolloutWaits,
+  input: Parameters<typeof gateCalls.runStageGates>[0],
+): Promise<StageGatesResult> {
+  if (waits.handOverDue()) throw new ContinueAsNewNeeded();
+  const scope = new CancellationScope();
+  const run = scope.run(() => gateCalls.runStageGates(input));
+  let settled = false;
+  const done = run.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await condition(() => settled || waits.rollbackRequested() || waits.handOverDue());
+  if (!settled) {
+    scope.cancel();
+    void done;
+    await waits.checkpoint(); // throws RollbackRequested when that is why
+    throw new ContinueAsNewNeeded();
+  }
+  return run;
+}
+
+/**
+ * SPEC §5 phase 6, issue 9: the soak of a stage with gates. The gates measure during the soak (in the
+ * activity); the workflow acts on what it returns:
+ * - `passed`: the stage is done (the ramp advances);
+ * - `failed` with `onFailure: rollback`: a rollback by the gate, through the operator rollback's path (the
+ *   flag to 0 % first), its cause `gate_failed` naming the gate and the measurement;
+ * - `failed` with `onFailure: hold`, or `inconclusive`: paused at the stage, flag unchanged, the reason in the
+ *   status and the audit log; `resume` runs the gates again for the soak that was left; the stage's
+ *   `escalateAfter` applies its `onEscalation` (rollback, hold: keep waiting, proceed: as if resumed).
+ */
+export async function gatedSoak(
+  context: PhaseContext,
+  ramp: RampProgress,
+  index: number,
+  soakMs: number,
+): Promise<void> {
+  const { input, plan, status, controls, journal, waits } = context;
+  const policy = stagePolicy(plan, index);
+  let remainingMs = soakMs;
+  for (;;) {
+    // A continued run that was holding at this stage holds again before measuring.
+    if (controls.paused) await waits.checkpoint();
+    const round = ramp.at?.index === index ? (ramp.at.gateRound ?? 0) : 0;
+    const endsAt = workflowNowMs() + remainingMs;
+    status.soakEndsAt = workflowNowIso(remainingMs);
+    ramp.at = { index, soakRemainingMs: remainingMs, gateRound: round + 1 };
+    let result: StageGatesResult;
+    try {
+      result = await gatesOrRollback(waits, {
+        rolloutId: input.rolloutId,
+        stage: index,
+        percent: policy.percent,
+        round,
+        gates: policy.gates,
+        soakEndsAtMs: endsAt,
+      });
+    } finally {
+      remainingMs = Math.max(0, endsAt - workflowNowMs());
+      ramp.at = { index, soakRemainingMs: remainingMs, gateRound: round + 1 };
+      status.soakEndsAt = null;
+    }
+    showGates(status, index, result);
+    const keys = `s${index + 1}-r${round}`;
+    if (result.outcome === 'passed') {
+      await journal.record(
+        {
+          dedupeKey: `gates-passed-${keys}`,
+          kind: 'gates_passed',
+          details: {
+            stage: index + 1,
+            gates: result.gates.map((g) => ({ gate: g.gate, measured: g.measured })),
+          },
+        },
+        `stage ${index + 1}: every gate passed (${result.gates.map((g) => `${g.gate} ${g.measured} measurements`).join(', ')})`,
+      );
+      return;
+    }
+    if (result.outcome === 'failed') {
+      const reason = `gate_failed: gate ${result.gate} at stage ${index + 1} (${policy.percent}%), ${describeMeasurement(result.measurement)}`;
+      await journal.record(
+        {
+          dedupeKey: `gate-failed-${keys}`,
+          kind: 'gate_failed',
+          actor: `gate:${result.gate}`,
+          details: {
+            cause: 'gate_failed',
+            gate: result.gate,
+            stage: index + 1,
+            onFailure: result.onFailure,
+            measurement: result.measurement,
+            measurementKey: result.auditKey,
+          },
+        },
+        reason,
+      );
+      if (result.onFailure === 'rollback') {
+        // The operator rollback's path: the checkpoint turns the request into the saga's rollback.
+        controls.rollbackRequest = { actor: `gate:${result.gate}`, reason };
+        await waits.checkpoint();
+      }
+      await holdForOperator(context, policy, `gate:${result.gate}`, reason, `gate-hold-${keys}`);
+      continue;
+    }
+    await journal.record(
+      {
+        dedupeKey: `gate-inconclusive-${keys}`,
+        kind: 'gate_inconclusive',
+        actor: `gate:${result.gate}`,
+        details: { gate: result.gate, stage: index + 1, reason: result.reason },
+      },
+      `stage ${index + 1}: ${result.reason}`,
+    );
+    await holdForOperator(context, policy, `gate:${result.gate}`, result.reason, `gate-hold-${keys}`);
+  }
+}
+
+/**
+ * Pauses the rollout at the stage (the flag stays where it is) until an operator resumes or rolls back, or the
+ * stage's escalation applies its action.
+ */
+async function holdForOperator(
+  context: PhaseContext,
+  policy: StagePolicy,
+  actor: string,
+  reason: string,
+  dedupeKey: string,
+): Promise<void> {
+  const { status, controls, journal, waits } = context;
+  controls.paused = true;
+  controls.pausedBy = actor;
+  status.paused = true;
+  status.pausedBy = actor;
+  await journal.record(
+    { dedupeKey, kind: 'paused', actor, details: { reason } },
+    `paused by ${actor}: ${reason}; resume or roll back`,
+  );
+  const escalation = policy.escalation;
+  if (escalation !== null) {
+    await waits.waitFor(() => !controls.paused || waits.rollbackRequested(), escalation.afterMs);
+    if (controls.paused && !waits.rollbackRequested()) {
+      const why = `no operator answered within ${escalation.afterMs} ms: ${escalation.action}`;
+      await journal.record(
+        {
+          dedupeKey: `${dedupeKey}-escalated`,
+          kind: 'escalated',
+          details: { reason, action: escalation.action },
+        },
+        `escalation: ${why}`,
+      );
+      if (escalation.action === 'rollback') {
+        controls.rollbackRequest = { actor: 'escalation', reason: `escalated (${reason})` };
+      } else if (escalation.action === 'proceed') {
+        controls.paused = false;
+        controls.pausedBy = null;
+        status.paused = false;
+        status.pausedBy = null;
+      }
+    }
+  }
+  await waits.checkpoint();
+}
