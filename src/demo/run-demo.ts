@@ -6,7 +6,11 @@ import { createDatabase } from '../../db/create-database';
 import { createProgram } from '../cli/main';
 import { readEnv } from '../config/env';
 import { loadDotenv, projectRoot } from '../config/load-dotenv';
+import pino from 'pino';
+import { tokensIn } from '../config/service-api-tokens';
 import { stackUp } from '../dev/stack';
+import { startConfigService } from '../service/start-config-service';
+import { startDemoTraffic } from './demo-traffic';
 import { seedDemoData } from './seed-demo-data';
 
 function say(line: string): void {
@@ -53,12 +57,39 @@ async function main(): Promise<void> {
   process.stdout.write(`   worker pid ${worker.pid}, log ${path.relative(process.cwd(), workerLog)}\n`);
   const workerExit = once(worker, 'exit');
 
+  say(
+    `starting the config service at ${env.CONFIG_SERVICE_ADDRESS} and a load of 100 reads/s over 5,000 users`,
+  );
+  const serviceLog = path.join(logDir, 'demo-service.log');
+  // The service runs in this process so the demo has one thing to stop; its logs go to a file, warnings only.
+  const service = await startConfigService(env, {
+    logger: pino({ name: 'config-service', level: 'warn' }, pino.destination(serviceLog)),
+  });
+  const token = tokensIn(process.env.SERVICE_API_TOKENS ?? '')[0];
+  if (token === undefined) throw new Error('SERVICE_API_TOKENS names no token for the demo load');
+  const traffic = startDemoTraffic({
+    baseUrl: service.url,
+    token,
+    ratePerSecond: 100,
+    users: 5_000,
+    keys: ['max_tokens', 'top_p', 'default_model'],
+  });
+  process.stdout.write(
+    `   service ${service.url} (gates read ${service.url}/metrics), log ${path.relative(process.cwd(), serviceLog)}\n`,
+  );
+
   try {
     say('rollout start src/demo/demo-plan.yaml --watch');
     const program = createProgram();
     await program.parseAsync(['node', 'rollout', 'start', path.join(__dirname, 'demo-plan.yaml'), '--watch']);
     if (process.exitCode) throw new Error(`the demo rollout did not complete (worker log: ${workerLog})`);
   } finally {
+    await traffic.stop();
+    const sent = traffic.totals();
+    process.stdout.write(
+      `   load: ${sent.requests} reads answered, ${sent.errors} with a 5xx, ${sent.refused} refused, ${sent.unreachable} not answered\n`,
+    );
+    await service.shutdown();
     worker.kill('SIGTERM');
     await workerExit;
     log.end();
