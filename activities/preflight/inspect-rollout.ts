@@ -4,6 +4,8 @@ import { HttpError } from '../../src/http/fetch-json';
 import type { RolloutPlan } from '../../src/plan/rollout-plan';
 import { ROLLOUT_STRATEGY_TITLE, type UnleashAdminClient } from '../../src/unleash/unleash-admin-client';
 import { tableExists } from '../backup/table-backups';
+import type { ModelCatalogEntry } from '../../db/fixtures/model-catalog-schema';
+import { loadModelFixture, MODEL_FIXTURE } from '../model-seeding/model-fixture';
 
 /** The oldest PostgreSQL the rollout runs on (`UNIQUE NULLS NOT DISTINCT` needs 15). */
 export const MIN_POSTGRES_MAJOR = 15;
@@ -45,6 +47,21 @@ export interface RolloutInspection {
   postgres: PostgresInspection;
   tables: TableInspection[];
   unleash: UnleashInspection;
+  /** Why the model fixture cannot be seeded (unreadable, invalid), or null (fine, or seeding is off). */
+  modelFixtureProblem: string | null;
+}
+
+/** The model fixture the seeding phase would upsert, or the reason it cannot; nothing when seeding is off. */
+export async function inspectModelFixture(
+  plan: RolloutPlan,
+  fixture: string = MODEL_FIXTURE,
+): Promise<{ models: ModelCatalogEntry[] | null; problem: string | null }> {
+  if (!plan.phases.seedModels) return { models: null, problem: null };
+  try {
+    return { models: await loadModelFixture(fixture), problem: null };
+  } catch (error) {
+    return { models: null, problem: (error as Error).message };
+  }
 }
 
 /**
@@ -144,11 +161,12 @@ export async function inspectRollout(
   deps: { db: Kysely<Database>; unleash: UnleashAdminClient },
   plan: RolloutPlan,
 ): Promise<RolloutInspection> {
-  const [database, unleash] = await Promise.all([
+  const [database, unleash, fixture] = await Promise.all([
     inspectDatabase(deps.db, plan),
     inspectUnleash(deps.unleash, plan),
+    inspectModelFixture(plan),
   ]);
-  return { ...database, unleash };
+  return { ...database, unleash, modelFixtureProblem: fixture.problem };
 }
 
 /** The problem of a table the rollout needs and the database lacks. */
@@ -183,5 +201,6 @@ export function inspectionProblems(inspection: RolloutInspection): string[] {
     problems.push(`PostgreSQL ${postgres.version} is older than ${MIN_POSTGRES_MAJOR}`);
   for (const t of inspection.tables) if (!t.exists) problems.push(missingTableProblem(t.table));
   problems.push(...unleashProblems(inspection.unleash));
+  if (inspection.modelFixtureProblem !== null) problems.push(inspection.modelFixtureProblem);
   return problems;
 }

@@ -8,10 +8,10 @@ import {
   previewModelSeeding,
   type ModelSeedingPreview,
 } from '../../activities/model-seeding/model-catalog-preview';
-import { loadModelFixture, MODEL_FIXTURE } from '../../activities/model-seeding/model-fixture';
 import {
   inspectDatabase,
   inspectionProblems,
+  inspectModelFixture,
   inspectUnleash,
   missingTableProblem,
   uninspectedUnleash,
@@ -95,14 +95,8 @@ export async function previewRollout(
   const exampleLimit = options.exampleLimit ?? 20;
   const blocking: string[] = [];
 
-  let models: Awaited<ReturnType<typeof loadModelFixture>> | undefined;
-  if (plan.phases.seedModels) {
-    try {
-      models = await loadModelFixture(options.modelFixture ?? MODEL_FIXTURE);
-    } catch (error) {
-      blocking.push(errorMessage(error));
-    }
-  }
+  const fixture = await inspectModelFixture(plan, options.modelFixture);
+  const models = fixture.models;
 
   const database = deps.db
     .withTables<TemplateMigrationTables>()
@@ -141,7 +135,14 @@ export async function previewRollout(
     })),
   ]);
 
-  blocking.unshift(...inspectionProblems({ postgres: db.postgres, tables: db.tables, unleash }));
+  blocking.push(
+    ...inspectionProblems({
+      postgres: db.postgres,
+      tables: db.tables,
+      unleash,
+      modelFixtureProblem: fixture.problem,
+    }),
+  );
   if (plan.phases.seedModels && models && !db.tables.some((t) => t.table === 'model_catalog') && !db.models)
     blocking.push(missingTableProblem('model_catalog'));
 
