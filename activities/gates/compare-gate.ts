@@ -9,10 +9,15 @@ import {
 } from '../../src/gates/compare-test';
 import { counterIncreases, seriesKey, type CounterValues } from '../../src/gates/counter-increase';
 import type { CompareGate } from '../../src/gates/gate-definition';
-import { boundedDetail, finiteOrNull } from '../../src/gates/gate-measurement';
 import { compileMatchers, parseSeriesSelector } from '../../src/gates/series-selector';
 import { processStartTime, restartedSince, scrapeGateEndpoint, type ExpositionSample } from './exposition';
-import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
+import {
+  statefulResult,
+  type GateEnvironment,
+  type GateProvider,
+  type GateResult,
+  type MeasureContext,
+} from './gate-provider';
 
 /** What a compare gate carries between measurements. */
 export interface CompareGateState {
@@ -88,18 +93,19 @@ export function createCompareGate(
         resets: 0,
       };
       const config = { maxRatio: gate.maxRatio, alpha: gate.alpha, minSample: gate.minSample };
+      const judged = statefulResult<CompareGateState>(1 / gate.alpha);
       const result = (
         verdict: GateResult<CompareGateState>['verdict'],
         detail: string,
         next: CompareGateState,
-      ): GateResult<CompareGateState> => ({
-        verdict,
-        value: finiteOrNull(compareEvidence(next.test)),
-        threshold: 1 / gate.alpha,
-        sample: Math.min(next.test.totals.canaryRequests, next.test.totals.baselineRequests),
-        detail: boundedDetail(detail),
-        state: next,
-      });
+      ) =>
+        judged(
+          verdict,
+          detail,
+          next,
+          compareEvidence(next.test),
+          Math.min(next.test.totals.canaryRequests, next.test.totals.baselineRequests),
+        );
 
       let samples: ExpositionSample[];
       try {

@@ -1,5 +1,6 @@
 import type { GateProviderName } from '../../src/gates/gate-definition';
-import { boundedDetail, finiteOrNull, type GateMeasurement } from '../../src/gates/gate-measurement';
+import type { PassIf } from '../../src/gates/gate-definition';
+import { boundedDetail, finiteOrNull, passes, type GateMeasurement } from '../../src/gates/gate-measurement';
 
 /** What the caller tells a measurement besides the previous state. */
 export interface MeasureContext {
@@ -40,13 +41,14 @@ export interface GateEnvironment {
  * detail bounded. `threshold` is what the value was judged against (null when none applies).
  *
  * @example
- * const result = gateResult(null, 0.05); // a provider without state, threshold 0.05
- * return result('fail', 'error ratio above the threshold', 0.2, 400);
+ * const result = statefulResult<{ seen: number }>(0.05);
+ * return result('fail', 'error ratio above the threshold', { seen: 2 }, 0.2, 400);
  */
-export function gateResult<S>(state: S, threshold: number | null) {
+export function statefulResult<S>(threshold: number | null) {
   return (
     verdict: GateResult<S>['verdict'],
     detail: string,
+    state: S,
     value: number | null = null,
     sample: number | null = null,
   ): GateResult<S> => ({
@@ -57,4 +59,34 @@ export function gateResult<S>(state: S, threshold: number | null) {
     detail: boundedDetail(detail),
     state,
   });
+}
+
+/**
+ * {@link statefulResult} for a provider that keeps no state between measurements.
+ *
+ * @example
+ * const result = gateResult(0.05);
+ * return result('fail', 'error ratio above the threshold', 0.2, 400);
+ */
+export function gateResult(threshold: number | null) {
+  const result = statefulResult<null>(threshold);
+  return (
+    verdict: GateResult<null>['verdict'],
+    detail: string,
+    value: number | null = null,
+    sample: number | null = null,
+  ) => result(verdict, detail, null, value, sample);
+}
+
+/** A value against a gate's threshold: pass or fail, with the comparison spelled out after `what`. */
+export function judgeThreshold(
+  gate: { passIf: PassIf; threshold: number },
+  value: number,
+  what = `value ${value}`,
+): { verdict: 'pass' | 'fail'; detail: string } {
+  const ok = passes(value, gate.passIf, gate.threshold);
+  return {
+    verdict: ok ? 'pass' : 'fail',
+    detail: `${what} ${ok ? 'within' : 'breaks'} value ${gate.passIf} ${gate.threshold}`,
+  };
 }

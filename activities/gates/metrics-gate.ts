@@ -1,9 +1,15 @@
 import { counterIncreases, seriesKey, type CounterValues } from '../../src/gates/counter-increase';
 import type { MetricsGate } from '../../src/gates/gate-definition';
-import { boundedDetail, finiteOrNull, passes } from '../../src/gates/gate-measurement';
 import { compileMatchers, parseSeriesSelector } from '../../src/gates/series-selector';
 import { processStartTime, restartedSince, scrapeGateEndpoint, type ExpositionSample } from './exposition';
-import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
+import {
+  judgeThreshold,
+  statefulResult,
+  type GateEnvironment,
+  type GateProvider,
+  type GateResult,
+  type MeasureContext,
+} from './gate-provider';
 
 /** What a metrics gate carries between measurements: the last scrape's counters and when it was taken. */
 export interface MetricsGateState {
@@ -52,20 +58,7 @@ export function createMetricsGate(
     provider: 'metrics',
     async measure(previous, context: MeasureContext = {}): Promise<GateResult<MetricsGateState>> {
       const state: MetricsGateState = previous ?? { counters: {}, scrapedAt: null };
-      const result = (
-        verdict: GateResult<MetricsGateState>['verdict'],
-        detail: string,
-        next: MetricsGateState,
-        value: number | null = null,
-        sample: number | null = null,
-      ): GateResult<MetricsGateState> => ({
-        verdict,
-        value: finiteOrNull(value),
-        threshold: gate.threshold,
-        sample: finiteOrNull(sample),
-        detail: boundedDetail(detail),
-        state: next,
-      });
+      const result = statefulResult<MetricsGateState>(gate.threshold);
 
       let samples: ExpositionSample[];
       try {
@@ -133,14 +126,8 @@ export function createMetricsGate(
         value = numerator / denominator;
         what = `ratio ${value.toPrecision(4)} (${numerator}/${denominator})`;
       }
-      const ok = passes(value, gate.passIf, gate.threshold);
-      return result(
-        ok ? 'pass' : 'fail',
-        `${what} ${ok ? 'within' : 'breaks'} value ${gate.passIf} ${gate.threshold}${restarts}`,
-        next,
-        value,
-        sample,
-      );
+      const { verdict, detail } = judgeThreshold(gate, value, what);
+      return result(verdict, `${detail}${restarts}`, next, value, sample);
     },
   };
 }

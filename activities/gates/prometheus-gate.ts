@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { PrometheusGate } from '../../src/gates/gate-definition';
-import { passes } from '../../src/gates/gate-measurement';
 import { bearerTokenFrom, describeUrl, gateFetch, GateReadError } from './gate-fetch';
 import {
   gateResult,
+  judgeThreshold,
   type GateEnvironment,
   type GateProvider,
   type GateResult,
@@ -88,7 +88,7 @@ export function createPrometheusGate(gate: PrometheusGate, environment: GateEnvi
   return {
     provider: 'prometheus',
     async measure(_previous, context: MeasureContext = {}): Promise<GateResult<null>> {
-      const result = gateResult(null, gate.threshold);
+      const result = gateResult(gate.threshold);
       try {
         let sample: number | null = null;
         if (gate.sampleQuery !== undefined && gate.minSample !== undefined) {
@@ -109,13 +109,8 @@ export function createPrometheusGate(gate: PrometheusGate, environment: GateEnvi
         const { value } = answer;
         if (Number.isNaN(value))
           return result('inconclusive', 'the query returned NaN (no data to divide?)', null, sample);
-        const ok = passes(value, gate.passIf, gate.threshold);
-        return result(
-          ok ? 'pass' : 'fail',
-          `value ${value} ${ok ? 'within' : 'breaks'} value ${gate.passIf} ${gate.threshold}`,
-          value,
-          sample,
-        );
+        const { verdict, detail } = judgeThreshold(gate, value);
+        return result(verdict, detail, value, sample);
       } catch (error) {
         return result('inconclusive', `could not measure: ${(error as Error).message}`);
       }

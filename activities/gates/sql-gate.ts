@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { SqlGate } from '../../src/gates/gate-definition';
-import { passes } from '../../src/gates/gate-measurement';
 import {
   gateResult,
+  judgeThreshold,
   type GateEnvironment,
   type GateProvider,
   type GateResult,
@@ -46,7 +46,7 @@ export function createSqlGate(gate: SqlGate, environment: GateEnvironment): Gate
   return {
     provider: 'sql',
     async measure(_previous, context: MeasureContext = {}): Promise<GateResult<null>> {
-      const result = gateResult(null, gate.threshold);
+      const result = gateResult(gate.threshold);
       const connectionString = environment.env[gate.databaseUrlEnv];
       if (!connectionString) {
         return result(
@@ -115,13 +115,8 @@ export function createSqlGate(gate: SqlGate, environment: GateEnvironment): Gate
             );
           }
         }
-        const ok = passes(value, gate.passIf, gate.threshold);
-        return result(
-          ok ? 'pass' : 'fail',
-          `value ${value} ${ok ? 'within' : 'breaks'} value ${gate.passIf} ${gate.threshold}`,
-          value,
-          sample,
-        );
+        const { verdict, detail } = judgeThreshold(gate, value);
+        return result(verdict, detail, value, sample);
       } catch (error) {
         const reason = context.signal?.aborted ? 'cancelled' : safeMessage(error, connectionString);
         return result('inconclusive', `could not measure: query on ${gate.databaseUrlEnv} failed: ${reason}`);
