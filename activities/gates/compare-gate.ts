@@ -11,13 +11,8 @@ import { counterIncreases, seriesKey, type CounterValues } from '../../src/gates
 import type { CompareGate } from '../../src/gates/gate-definition';
 import { compileMatchers, parseSeriesSelector } from '../../src/gates/series-selector';
 import { processStartTime, restartedSince, scrapeGateEndpoint, type ExpositionSample } from './exposition';
-import {
-  statefulResult,
-  type GateEnvironment,
-  type GateProvider,
-  type GateResult,
-  type MeasureContext,
-} from './gate-provider';
+import { statefulResult } from './gate-provider';
+import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
 
 /** What a compare gate carries between measurements. */
 export interface CompareGateState {

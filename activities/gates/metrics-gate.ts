@@ -2,14 +2,8 @@ import { counterIncreases, seriesKey, type CounterValues } from '../../src/gates
 import type { MetricsGate } from '../../src/gates/gate-definition';
 import { compileMatchers, parseSeriesSelector } from '../../src/gates/series-selector';
 import { processStartTime, restartedSince, scrapeGateEndpoint, type ExpositionSample } from './exposition';
-import {
-  judgeThreshold,
-  statefulResult,
-  type GateEnvironment,
-  type GateProvider,
-  type GateResult,
-  type MeasureContext,
-} from './gate-provider';
+import { judgeThreshold, statefulResult } from './gate-provider';
+import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
 
 /** What a metrics gate carries between measurements: the last scrape's counters and when it was taken. */
 export interface MetricsGateState {

@@ -1,14 +1,8 @@
 import { z } from 'zod';
 import type { PrometheusGate } from '../../src/gates/gate-definition';
 import { bearerTokenFrom, describeUrl, gateFetch, GateReadError } from './gate-fetch';
-import {
-  gateResult,
-  judgeThreshold,
-  type GateEnvironment,
-  type GateProvider,
-  type GateResult,
-  type MeasureContext,
-} from './gate-provider';
+import { gateResult, judgeThreshold } from './gate-provider';
+import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
 
 const sampleValue = z.tuple([z.number(), z.string()]);
 const responseSchema = z.discriminatedUnion('status', [

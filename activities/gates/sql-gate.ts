@@ -1,13 +1,7 @@
 import pg from 'pg';
 import type { SqlGate } from '../../src/gates/gate-definition';
-import {
-  gateResult,
-  judgeThreshold,
-  type GateEnvironment,
-  type GateProvider,
-  type GateResult,
-  type MeasureContext,
-} from './gate-provider';
+import { gateResult, judgeThreshold } from './gate-provider';
+import type { GateEnvironment, GateProvider, GateResult, MeasureContext } from './gate-provider';
 
 /** A column value as a number: numbers, numeric and bigint text; undefined for anything else. */
 function numeric(value: unknown): number | undefined {
