@@ -3,7 +3,8 @@ import { keyMigrationPhase } from './phases/key-migration-phase';
 import { modelSeedingPhase } from './phases/model-seeding-phase';
 import type { PhaseContext } from './phases/phase-context';
 import { preflightPhase } from './phases/preflight-phase';
-import { rampPhase, type RampProgress } from './phases/ramp-phase';
+import { rampPhase } from './phases/ramp-phase';
+import type { RampProgress } from './rollout-status';
 import { templateMigrationPhase } from './phases/template-migration-phase';
 import type { SagaStep } from './saga-runner';
 

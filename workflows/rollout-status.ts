@@ -155,6 +155,14 @@ export interface CarriedControls {
 }
 
 /**
+ * Where the ramp is: the stage to go on with, and the soak left once its percent is confirmed. The workflow
+ * hands it to the next run when it continues as new.
+ */
+export interface RampProgress {
+  at: CarriedState['ramp'];
+}
+
+/**
  * Everything a run hands to the next when it continues as new: the status, the operator state, and where to
  * pick up (the first phase not finished, the stage and the soak left, or the compensations still to run).
  */

@@ -10,12 +10,11 @@ import {
 import { describeHistory } from './history-budget';
 import { OperatorControls } from './operator-controls';
 import { OperatorInbox } from './operator-inbox';
-import type { RampProgress } from './phases/ramp-phase';
 import { statusQuery } from './rollout-messages';
 import { RolloutJournal } from './rollout-journal';
 import { rolloutPhases } from './rollout-phases';
 import { initialStatus, parsePlanOrFail } from './rollout-start';
-import type { CarriedState, RolloutInput, RolloutStatus } from './rollout-status';
+import type { CarriedState, RampProgress, RolloutInput, RolloutStatus } from './rollout-status';
 import { RolloutWaits } from './rollout-waits';
 import { runSaga, type SagaProgress } from './saga-runner';
 

@@ -6,8 +6,7 @@ import { gates as gateCalls } from './activity-proxies';
 import { ContinueAsNewNeeded } from './history-budget';
 import { boundedText } from './operator-request';
 import type { PhaseContext } from './phases/phase-context';
-import type { RampProgress } from './phases/ramp-phase';
-import { MAX_STATUS_GATE_DETAIL_CHARS, type RolloutStatus } from './rollout-status';
+import { MAX_STATUS_GATE_DETAIL_CHARS, type RampProgress, type RolloutStatus } from './rollout-status';
 import type { RolloutWaits } from './rollout-waits';
 import { workflowNowIso, workflowNowMs } from './workflow-clock';
 

@@ -1,18 +1,10 @@
 import { stagePolicy } from '../../src/plan/rollout-plan';
 import { calls } from '../activity-proxies';
-import type { CarriedState } from '../rollout-status';
+import type { RampProgress } from '../rollout-status';
 import type { SagaStep } from '../saga-runner';
 import { gatedSoak } from '../stage-gates';
 import { workflowNowIso, workflowNowMs } from '../workflow-clock';
 import type { PhaseContext } from './phase-context';
-
-/**
- * Where the ramp is: the stage to go on with, and the soak left once its percent is confirmed. The workflow
- * hands it to the next run when it continues as new.
- */
-export interface RampProgress {
-  at: CarriedState['ramp'];
-}
 
 /**
  * SPEC §5 phase 6: each stage in turn waits at a checkpoint (pause, rollback) and for an operator's approval
