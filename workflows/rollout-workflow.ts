@@ -13,6 +13,7 @@ import { OperatorInbox } from './operator-inbox';
 import { statusQuery } from './rollout-messages';
 import { RolloutJournal } from './rollout-journal';
 import { rolloutPhases } from './rollout-phases';
+import { rollbackScope } from '../src/plan/rollout-plan';
 import { initialStatus, parsePlanOrFail } from './rollout-start';
 import type { CarriedState, RampProgress, RolloutInput, RolloutStatus } from './rollout-status';
 import { RolloutWaits } from './rollout-waits';
@@ -81,6 +82,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     status,
     journal,
     waits,
+    rollbackScope: rollbackScope(plan),
     complete: async () => {
       journal.enter('complete');
       status.outcome = 'completed';

@@ -2,6 +2,7 @@ import { allHandlersFinished, CancellationScope, condition, isCancellation } fro
 import { errorText } from './failure-text';
 import { ContinueAsNewNeeded } from './history-budget';
 import type { RolloutJournal } from './rollout-journal';
+import type { RollbackScope } from '../src/plan/rollout-plan';
 import type { CarriedRollback, RolloutPhase, RolloutStatus } from './rollout-status';
 import { RollbackRequested, type RolloutWaits } from './rollout-waits';
 
@@ -31,6 +32,11 @@ export interface SagaHost {
   waits: RolloutWaits;
   /** After the last phase and its checkpoint: the rollout's own end (outcome, audit row). */
   complete: () => Promise<void>;
+  /**
+   * What a requested rollback (an operator's, a failed gate's, an escalation's) undoes: `full` every started
+   * phase, `flag` only the ramp, leaving migrated data in place. A failure or a cancellation always undoes all.
+   */
+  rollbackScope: RollbackScope;
 }
 
 export type SagaEnd =
@@ -60,7 +66,7 @@ export async function runSaga(
       const cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
       if (error instanceof ContinueAsNewNeeded && !cancelled) return { ended: 'hand-over' };
       failure = error;
-      progress.rollback = planRollback(steps, progress, error, cancelled);
+      progress.rollback = planRollback(steps, progress, error, cancelled, host.rollbackScope);
       host.status.error = progress.rollback.cause;
     }
   }
@@ -93,13 +99,15 @@ function planRollback(
   progress: SagaProgress,
   error: unknown,
   cancelled: boolean,
+  scope: RollbackScope,
 ): CarriedRollback {
   const requested = error instanceof RollbackRequested;
+  const flagOnly = requested && !cancelled && scope === 'flag';
   const started = (step: SagaStep) => progress.finished.has(step.name) || progress.current === step.name;
   // In reverse step order: the ramp (the flag) first, then the data phases.
   const remaining = [...steps]
     .reverse()
-    .filter((step) => started(step) && step.compensate)
+    .filter((step) => started(step) && step.compensate && (!flagOnly || step.name === 'ramp'))
     .map((step) => step.name);
   return {
     cause: cancelled ? 'cancelled' : errorText(error),

@@ -175,6 +175,26 @@ test('a rollback (update) cuts a soak short: the flag to 0 first, then the data 
   ]);
 });
 
+test('with rollback.scope flag, a requested rollback sets the flag to 0 and leaves the migrated data', async () => {
+  const fakes = fakeActivities();
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, {
+      rollback: { scope: 'flag' },
+      stages: [
+        { percent: 30, soak: '10m' },
+        { percent: 100, soak: '0s' },
+      ],
+    });
+    await waitForStatus(handle, (s) => s.soakEndsAt !== null, 'the long soak');
+    await handle.executeUpdate(rollbackUpdate, { args: [{ actor: 'carol@ops', reason: 'flag only' }] });
+    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+  });
+  const steps = sagaSteps(fakes.calls);
+  expect(steps.slice(-2)).toEqual(['setFlagPercent:30', 'setFlagPercent:0']);
+  for (const undo of ['rollbackModelSeeding', 'restoreTemplates', 'restoreTable'])
+    expect(steps).not.toContain(undo);
+});
+
 test('a rollback (signal) ends a pause at once; only the phases that started are undone', async () => {
   const fakes = heldInKeyMigration();
   await env.withWorker(fakes.activities, async (taskQueue) => {
