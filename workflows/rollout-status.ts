@@ -125,7 +125,7 @@ export interface StageGatesStatus {
 export const MAX_STATUS_GATE_DETAIL_CHARS = 120;
 
 /** The bound on the status query's JSON (and so on the workflow result). */
-export const STATUS_MAX_BYTES = 64 * 1024;
+export const STATUS_MAX_BYTES = 128 * 1024;
 /** Events kept in the status; the audit log in Postgres keeps all of them. */
 export const MAX_STATUS_EVENTS = 30;
 /** Longest event message kept in the status (the audit log has the full, already bounded, details). */

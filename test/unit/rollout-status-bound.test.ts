@@ -5,8 +5,11 @@ import {
   MAX_STATUS_EVENTS,
   STATUS_MAX_BYTES,
   type OperatorAnswer,
+  MAX_STATUS_GATE_DETAIL_CHARS,
   type RolloutStatus,
 } from '../../workflows/rollout-status';
+import { MAX_SUMMARY_MEASUREMENTS } from '../../activities/gates/stage-gate-tally';
+import { MAX_GATES } from '../../src/gates/gate-definition';
 
 // Three UTF-8 bytes per UTF-16 unit is the worst a string can cost in JSON once control characters are gone
 // (the workflow replaces them before anything reaches the status).
@@ -46,6 +49,26 @@ function worstCaseStatus(): RolloutStatus {
     paused: true,
     pausedBy: widest(MAX_ACTOR_CHARS),
     awaitingApproval: 19,
+    // Gate names are at most 40 characters; a measurement's numbers at their longest JSON spelling.
+    gates: {
+      stage: 20,
+      outcome: 'inconclusive',
+      gates: Array.from({ length: MAX_GATES }, (_, i) => ({
+        gate: `g${i}`.padEnd(40, 'x'),
+        measured: 1e15,
+        failures: 1e15,
+        consecutivePasses: 1e15,
+        inconclusiveSince: 1e15,
+        last: Array.from({ length: MAX_SUMMARY_MEASUREMENTS }, () => ({
+          verdict: 'inconclusive' as const,
+          value: -Number.MAX_VALUE,
+          threshold: -Number.MAX_VALUE,
+          sample: -Number.MAX_VALUE,
+          detail: widest(MAX_STATUS_GATE_DETAIL_CHARS),
+          at,
+        })),
+      })),
+    },
     events: Array.from({ length: MAX_STATUS_EVENTS }, () => event),
     ignored: { count: 1e9, last: Array.from({ length: MAX_IGNORED_SHOWN }, () => event) },
     error: widest(MAX_EVENT_MESSAGE_CHARS),
