@@ -4,6 +4,7 @@ import type { TemplateMigrationReport } from '../activities/template-migration/t
 import type { BackupResult } from '../activities/backup/table-backups';
 import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
 import type { GateTally } from '../activities/gates/stage-gate-tally';
+import type { RolloutStrategySnapshot } from '../src/unleash/strategy-drift';
 
 /** The phases in SPEC §5 order (see `rolloutPhases`), then `rollback` or `complete` at the end. */
 export type RolloutPhase =
@@ -182,6 +183,8 @@ export interface CarriedState {
     soakRemainingMs: number | null;
     /** Gated stages: how many times the stage's gates were started (each round has its own audit keys). */
     gateRound?: number;
+    /** The strategy as the rollout last wrote it (the drift guard's baseline), once a stage was written. */
+    baseline?: RolloutStrategySnapshot;
   } | null;
   /** Set once a rollback began: its cause, the compensations not yet run, and the outcome if all succeed. */
   rollback: CarriedRollback | null;

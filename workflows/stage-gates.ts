@@ -76,9 +76,10 @@ export async function gatedSoak(
     // A continued run that was holding at this stage holds again before measuring.
     if (controls.paused) await waits.checkpoint();
     const round = ramp.at?.index === index ? (ramp.at.gateRound ?? 0) : 0;
+    const baseline = ramp.at?.baseline;
     const endsAt = workflowNowMs() + remainingMs;
     status.soakEndsAt = workflowNowIso(remainingMs);
-    ramp.at = { index, soakRemainingMs: remainingMs, gateRound: round + 1 };
+    ramp.at = { index, soakRemainingMs: remainingMs, gateRound: round + 1, baseline };
     let result: StageGatesResult;
     try {
       result = await gatesOrRollback(waits, {
@@ -91,7 +92,7 @@ export async function gatedSoak(
       });
     } finally {
       remainingMs = Math.max(0, endsAt - workflowNowMs());
-      ramp.at = { index, soakRemainingMs: remainingMs, gateRound: round + 1 };
+      ramp.at = { index, soakRemainingMs: remainingMs, gateRound: round + 1, baseline };
       status.soakEndsAt = null;
     }
     showGates(status, index, result);

@@ -180,6 +180,7 @@ export function trail(calls: readonly ActivityCall[]): string[] {
     const fields = input as { kind?: string; percent?: number; table?: string };
     if (name === 'recordEvent') return `recordEvent:${fields.kind}`;
     if (name === 'setFlagPercent') return `setFlagPercent:${fields.percent}`;
+    if (name === 'writeFlagPercent') return `writeFlagPercent:${fields.percent}`;
     if (name === 'backupTable') return `backupTable:${fields.table}`;
     return name;
   });

@@ -215,3 +215,40 @@ test('onFailure: hold pauses at the failing stage with the flag unchanged; the o
     await service.close();
   }
 });
+
+test('a hand edit of the strategy in Unleash between stages pauses the rollout with the drift reason and the difference', async () => {
+  const flag = uniqueFlagName('gated-drift');
+  await setFlagPercent(temporal.env, flag, 0);
+  try {
+    await temporal.withWorker(database.db, async () => {
+      const { rolloutId, handle } = await startRollout({
+        flag,
+        unleash: { project: 'default', environment: 'development' },
+        phases: { migrateKeys: false, migrateTemplates: false, seedModels: false },
+        stages: [
+          { percent: 10, soak: '5s' },
+          { percent: 100, soak: '0s' },
+        ],
+      });
+      await waitForStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'stage 1');
+      // Someone widens the cohort by hand in Unleash during the soak.
+      await setFlagPercent(temporal.env, flag, 40);
+      const held = await waitForStatus(handle, (s) => s.paused, 'the drift pause', 30_000);
+      expect(held).toMatchObject({ pausedBy: 'drift-guard', stageIndex: 0, percent: 10 });
+      expect(held.events.at(-1)!.message).toMatch(/edited outside the rollout: .*rollout 10 → 40/);
+      // The rollout wrote nothing since: the hand edit is still there.
+      expect(await flagPercent(temporal.unleash, flag)).toBe(40);
+      const audit = await listAuditEvents(database.db, rolloutId);
+      expect(audit.find((e) => e.kind === 'flag_drift')).toMatchObject({
+        actor: 'drift-guard',
+        details: { stage: 2, differences: [{ field: 'rollout', expected: '10', actual: '40' }] },
+      });
+
+      await handle.signal(rollbackSignal, { actor: 'jest@test', reason: 'someone edited the flag' });
+      expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+      expect(await flagPercent(temporal.unleash, flag)).toBe(0);
+    });
+  } finally {
+    await archiveFlag(temporal.env, flag);
+  }
+});

@@ -51,8 +51,9 @@ const forward = [
   'migrateKeys',
   'migrateTemplates',
   'seedModels',
-  'setFlagPercent:10',
-  'setFlagPercent:100',
+  'writeFlagPercent:10',
+  'checkFlagDrift',
+  'writeFlagPercent:100',
 ];
 const upTo = (step: string) => forward.slice(0, forward.indexOf(step) + 1);
 
@@ -88,10 +89,10 @@ test.each([
   {
     phase: 'ramp',
     overrides: {
-      setFlagPercent: (input) =>
-        input.percent === 100 ? permanentFailure('disk full') : fakeAnswers.setFlagPercent(input),
+      writeFlagPercent: (input) =>
+        input.percent === 100 ? permanentFailure('disk full') : fakeAnswers.writeFlagPercent(input),
     } satisfies Partial<RolloutActivities>,
-    failedAt: 'setFlagPercent:100',
+    failedAt: 'writeFlagPercent:100',
     compensations: ['setFlagPercent:0', 'rollbackModelSeeding', 'restoreTemplates', 'restoreTable'],
     outcome: 'rolled_back',
   },
@@ -137,8 +138,8 @@ test('a compensation that fails is reported as left undone; the ones after it st
 
 test('a disabled phase is never compensated: a ramp failure with no data phases only sets the flag to 0', async () => {
   const fakes = fakeActivities({
-    setFlagPercent: (input) =>
-      input.percent === 100 ? permanentFailure('Unleash refused') : fakeAnswers.setFlagPercent(input),
+    writeFlagPercent: (input) =>
+      input.percent === 100 ? permanentFailure('Unleash refused') : fakeAnswers.writeFlagPercent(input),
   });
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue, {
@@ -146,9 +147,10 @@ test('a disabled phase is never compensated: a ramp failure with no data phases 
     });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
   });
-  expect(sagaSteps(fakes.calls).slice(-3)).toEqual([
-    'setFlagPercent:10',
-    'setFlagPercent:100',
+  expect(sagaSteps(fakes.calls).slice(-4)).toEqual([
+    'writeFlagPercent:10',
+    'checkFlagDrift',
+    'writeFlagPercent:100',
     'setFlagPercent:0',
   ]);
 });
@@ -168,7 +170,7 @@ test('cancelling a rollout mid-soak compensates everything, then ends as cancell
     return handle.query(statusQuery);
   });
   expect(sagaSteps(fakes.calls).slice(-5)).toEqual([
-    'setFlagPercent:10',
+    'writeFlagPercent:10',
     'setFlagPercent:0',
     'rollbackModelSeeding',
     'restoreTemplates',

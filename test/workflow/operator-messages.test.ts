@@ -107,7 +107,7 @@ test('a pause during a soak lets the soak finish and holds before the next stage
     await waitForStatus(handle, (s) => s.soakEndsAt === null, 'the soak to end while paused');
     await sleep(1_000);
     expect(await handle.query(statusQuery)).toMatchObject({ stageIndex: 0, percent: 10, paused: true });
-    expect(sagaSteps(fakes.calls).at(-1)).toBe('setFlagPercent:10');
+    expect(sagaSteps(fakes.calls).at(-1)).toBe('writeFlagPercent:10');
 
     await handle.signal(resumeSignal, { actor: 'bob@ops' });
     expect(await handle.result()).toMatchObject({ outcome: 'completed', percent: 100 });
@@ -128,7 +128,7 @@ test('a stage marked approval waits for an operator; approving before then is re
     );
     await waitForStatus(handle, (s) => s.awaitingApproval === 1, 'the approval wait');
     await sleep(1_000);
-    expect(sagaSteps(fakes.calls).at(-1)).toBe('setFlagPercent:10');
+    expect(sagaSteps(fakes.calls).at(-1)).toBe('writeFlagPercent:10');
 
     const answer = await handle.executeUpdate(approveUpdate, {
       args: [{ actor: 'carol@ops', reason: 'dashboards green' }],
@@ -137,7 +137,7 @@ test('a stage marked approval waits for an operator; approving before then is re
     expect(await handle.result()).toMatchObject({ outcome: 'completed', awaitingApproval: null });
   });
   const steps = trail(fakes.calls);
-  expect(steps.indexOf('recordEvent:operator_approve')).toBeLessThan(steps.indexOf('setFlagPercent:100'));
+  expect(steps.indexOf('recordEvent:operator_approve')).toBeLessThan(steps.indexOf('writeFlagPercent:100'));
   expect(operatorRecords(fakes.calls)).toEqual(['operator_approve by carol@ops (update)']);
 });
 
@@ -162,7 +162,7 @@ test('a rollback (update) cuts a soak short: the flag to 0 first, then the data 
     );
   });
   expect(sagaSteps(fakes.calls).slice(-5)).toEqual([
-    'setFlagPercent:30',
+    'writeFlagPercent:30',
     'setFlagPercent:0',
     'rollbackModelSeeding',
     'restoreTemplates',
@@ -190,7 +190,7 @@ test('with rollback.scope flag, a requested rollback sets the flag to 0 and leav
     expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
   });
   const steps = sagaSteps(fakes.calls);
-  expect(steps.slice(-2)).toEqual(['setFlagPercent:30', 'setFlagPercent:0']);
+  expect(steps.slice(-2)).toEqual(['writeFlagPercent:30', 'setFlagPercent:0']);
   for (const undo of ['rollbackModelSeeding', 'restoreTemplates', 'restoreTable'])
     expect(steps).not.toContain(undo);
 });

@@ -40,9 +40,10 @@ test('a completed rollout runs every phase in SPEC order, records each decision,
     'recordEvent:templates_migrated',
     'seedModels',
     'recordEvent:models_seeded',
-    'setFlagPercent:10',
+    'writeFlagPercent:10',
     'recordEvent:stage_reached',
-    'setFlagPercent:100',
+    'checkFlagDrift',
+    'writeFlagPercent:100',
     'recordEvent:stage_reached',
     'recordEvent:completed',
   ]);
@@ -85,10 +86,11 @@ test('the phases a plan leaves out never run, and a stage soaks before the next 
     'claimRollout',
     'preflight',
     'backupTable:model_catalog',
-    'setFlagPercent:25',
-    'setFlagPercent:100',
+    'writeFlagPercent:25',
+    'checkFlagDrift',
+    'writeFlagPercent:100',
   ]);
-  const flagChanges = fakes.calls.filter((call) => call.name === 'setFlagPercent');
+  const flagChanges = fakes.calls.filter((call) => call.name === 'writeFlagPercent');
   expect(flagChanges[1]!.at - flagChanges[0]!.at).toBeGreaterThanOrEqual(1_000);
   expect(result).toMatchObject({ outcome: 'completed', keyMigration: null, seeding: null, percent: 100 });
 });

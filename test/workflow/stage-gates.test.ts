@@ -62,10 +62,11 @@ test('a stage with gates advances only after the gates passed; a stage without g
       gates: { stage: 1, outcome: 'passed' },
     });
   });
-  expect(sagaSteps(fakes.calls).slice(-3)).toEqual([
-    'setFlagPercent:10',
+  expect(sagaSteps(fakes.calls).slice(-4)).toEqual([
+    'writeFlagPercent:10',
     'runStageGates',
-    'setFlagPercent:100',
+    'checkFlagDrift',
+    'writeFlagPercent:100',
   ]);
   expect(trail(fakes.calls)).toContain('recordEvent:gates_passed');
 });
@@ -115,9 +116,9 @@ test('hold and inconclusive pause at the stage with the flag unchanged; resume r
     .filter((c) => c.name === 'runStageGates')
     .map((c) => (c.input as { round: number }).round);
   expect(rounds).toEqual([0, 1, 2]);
-  expect(sagaSteps(fakes.calls).filter((s) => s.startsWith('setFlagPercent'))).toEqual([
-    'setFlagPercent:10',
-    'setFlagPercent:100',
+  expect(sagaSteps(fakes.calls).filter((s) => s.startsWith('writeFlagPercent'))).toEqual([
+    'writeFlagPercent:10',
+    'writeFlagPercent:100',
   ]);
 });
 

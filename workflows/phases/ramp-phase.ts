@@ -1,14 +1,18 @@
 import { stagePolicy } from '../../src/plan/rollout-plan';
+import { describeDrift } from '../../src/unleash/strategy-drift';
 import { calls } from '../activity-proxies';
-import type { RampProgress } from '../rollout-status';
+import type { CarriedState, RampProgress } from '../rollout-status';
 import type { SagaStep } from '../saga-runner';
 import { gatedSoak } from '../stage-gates';
 import { workflowNowIso, workflowNowMs } from '../workflow-clock';
 import type { PhaseContext } from './phase-context';
 
+type RampAt = NonNullable<CarriedState['ramp']>;
+
 /**
  * SPEC §5 phase 6: each stage in turn waits at a checkpoint (pause, rollback) and for an operator's approval
- * when the plan asks for one, sets the flag's percent and reads it back, then soaks (with its gates measuring,
+ * when the plan asks for one, checks the flag for hand edits since the last stage (the drift guard), writes the
+ * stage's percent and reads it back, then soaks (with its gates measuring,
  * see `gatedSoak`, when it has any). Compensation: the flag
  * to 0 %, retried until Unleash confirms it (the first compensation of any rollback, as the ramp is last).
  */
@@ -20,7 +24,8 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
   const reachStage = async (index: number) => {
     const { status, controls, waits } = context;
     const stage = plan.stages[index]!;
-    ramp.at = { index, soakRemainingMs: null };
+    const baseline = ramp.at?.baseline;
+    ramp.at = { index, soakRemainingMs: null, baseline };
     await waits.checkpoint();
     if (stage.approval && !controls.approved.has(index)) {
       status.awaitingApproval = index;
@@ -32,7 +37,10 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
       status.awaitingApproval = null;
       await waits.checkpoint();
     }
-    const readback = await calls.setFlagPercent({ target, percent: stage.percent });
+    if (baseline) await guardAgainstDrift(index, baseline);
+    const written = await calls.writeFlagPercent({ target, percent: stage.percent });
+    const readback = written.readback;
+    ramp.at = { index, soakRemainingMs: null, baseline: written.baseline };
     status.stageIndex = index;
     journal.confirmPercent(readback.percent);
     await journal.record(
@@ -47,16 +55,43 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
     );
   };
 
+  /**
+   * The drift guard: before the next stage's write, the flag's strategy must be as the rollout left it. A hand
+   * edit (percent, groupId, stickiness, constraints, variants, segments, another strategy) pauses the rollout
+   * with the difference; `resume` lets the next write replace the edit, `rollback` undoes the rollout.
+   */
+  const guardAgainstDrift = async (index: number, baseline: NonNullable<RampAt['baseline']>) => {
+    const { status, controls, waits } = context;
+    const { differences } = await calls.checkFlagDrift({ target, baseline });
+    if (differences.length === 0) return;
+    const reason = `the flag's strategy was edited outside the rollout: ${describeDrift(differences)}`;
+    controls.paused = true;
+    controls.pausedBy = 'drift-guard';
+    status.paused = true;
+    status.pausedBy = 'drift-guard';
+    await journal.record(
+      {
+        dedupeKey: `flag-drift-s${index + 1}`,
+        kind: 'flag_drift',
+        actor: 'drift-guard',
+        details: { stage: index + 1, differences },
+      },
+      `before stage ${index + 1}: ${reason}; paused (resume to overwrite the edit, or roll back)`,
+    );
+    await waits.checkpoint();
+  };
+
   /** A rollback request cuts the soak short; a pause lets it finish and holds at the next checkpoint. */
   const soak = async (index: number, soakMs: number) => {
     const { status, waits } = context;
     const endsAt = workflowNowMs() + soakMs;
     status.soakEndsAt = workflowNowIso(soakMs);
-    ramp.at = { index, soakRemainingMs: soakMs };
+    const baseline = ramp.at?.baseline;
+    ramp.at = { index, soakRemainingMs: soakMs, baseline };
     try {
       await waits.waitFor(() => waits.rollbackRequested(), soakMs);
     } finally {
-      ramp.at = { index, soakRemainingMs: Math.max(0, endsAt - workflowNowMs()) };
+      ramp.at = { index, soakRemainingMs: Math.max(0, endsAt - workflowNowMs()), baseline };
     }
     status.soakEndsAt = null;
   };
