@@ -10,6 +10,7 @@ import { silentLogger, type ReaderLogger } from '../reader/reader-logger';
 import { createAtomicBackupStorage } from './atomic-backup-storage';
 import { DECISIONS, NO_STATE_PATH, type FlagDecision, type UnifiedConfigOverride } from './flag-decision';
 import { createFlagMetrics } from './flag-metrics';
+import { errorMessage } from '../logging/error-message';
 
 export interface UnifiedConfigFlagOptions {
   /** Unleash's base URL, e.g. `http://127.0.0.1:4242`; the client API under `/api/` is derived from it. */
@@ -77,10 +78,6 @@ export interface UnifiedConfigFlag {
    * last poll timer that does nothing when it fires (and is unref'd, so it never holds a process open).
    */
   close(): void;
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -191,10 +188,10 @@ export function createUnifiedConfigFlag(options: UnifiedConfigFlagOptions): Unif
     markReachable();
   });
   client.on(UnleashEvents.Unchanged, markReachable);
-  client.on(UnleashEvents.Error, (error: unknown) => markFailure(describeError(error)));
+  client.on(UnleashEvents.Error, (error: unknown) => markFailure(errorMessage(error)));
   client.on(UnleashEvents.Warn, (warning: unknown) => {
     // Backoff notices (429, 5xx) mean Unleash did not answer usefully; other warnings are worth a line.
-    const message = describeError(warning);
+    const message = errorMessage(warning);
     if (/Backing off|responded/i.test(message)) markFailure(message);
     else logger.warn({ flag: flagName, warning: message }, 'unleash-client warning');
   });
@@ -220,7 +217,7 @@ export function createUnifiedConfigFlag(options: UnifiedConfigFlagOptions): Unif
       if (started || closed) return;
       started = true;
       // start() resolves after the first fetch attempt and the backup read; their failures arrive as events.
-      client.start().catch((error: unknown) => markFailure(describeError(error)));
+      client.start().catch((error: unknown) => markFailure(errorMessage(error)));
     },
 
     decide,

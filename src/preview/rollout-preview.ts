@@ -27,6 +27,7 @@ import type { TemplateMigrationTables } from '../../db/template-quarantine-schem
 import { setLocal } from '../../db/transaction-settings';
 import type { RolloutPlan } from '../plan/rollout-plan';
 import type { UnleashAdminClient } from '../unleash/unleash-admin-client';
+import { errorMessage } from '../logging/error-message';
 
 export interface TemplatePreview extends TemplateMigrationPreview {
   onInvalid: RolloutPlan['templates']['onInvalid'];
@@ -68,10 +69,6 @@ export interface PreviewOptions {
   exampleLimit?: number;
   /** Model fixture, relative to the repository root (default db/fixtures/models.json). */
   modelFixture?: string;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describeServer } from './describe-server';
-import { errorMessage } from './error-message';
+import { errorMessage } from '../logging/error-message';
 import type { InvalidationTransport } from './invalidation-transport';
 import { createSubscriberLifecycle, type SubscriberOptions } from './subscriber-lifecycle';
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { toSnakeCase } from '../naming/to-snake-case';
 import { describeServer } from './describe-server';
-import { errorMessage } from './error-message';
+import { errorMessage } from '../logging/error-message';
 import { encodeInvalidation, type Invalidation, type InvalidationTransport } from './invalidation-transport';
 import { createSubscriberLifecycle, type SubscriberOptions } from './subscriber-lifecycle';
 import { withTimeout } from './with-timeout';

@@ -1,4 +1,4 @@
-import { errorMessage } from './error-message';
+import { errorMessage } from '../logging/error-message';
 import { decodeInvalidation, type InvalidationHandlers } from './invalidation-transport';
 import { silentLogger, type ReaderLogger } from './reader-logger';
 import { reconnectDelayMs, type BackoffOptions } from './reconnect-backoff';
