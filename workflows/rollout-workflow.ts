@@ -18,6 +18,7 @@ import { initialStatus, parsePlanOrFail } from './rollout-start';
 import type { CarriedState, RampProgress, RolloutInput, RolloutStatus } from './rollout-status';
 import { RolloutWaits } from './rollout-waits';
 import { runSaga, type SagaProgress } from './saga-runner';
+import { UiPresence } from './ui-presence';
 
 /**
  * Drives one rollout through the phases of SPEC §5 (`rolloutPhases`: preflight, backup, key migration,
@@ -38,6 +39,8 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   };
   const ramp: RampProgress = { at: carried?.ramp ?? null };
   setHandler(statusQuery, () => status);
+  const presence = new UiPresence(status);
+  presence.follow();
 
   const journal = new RolloutJournal(input.rolloutId, status, carried !== undefined);
   const waits = new RolloutWaits(controls);
@@ -98,6 +101,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       );
       await inbox.flushBeforeEnd();
       await condition(allHandlersFinished);
+      presence.publish();
     },
   });
   if (end.ended === 'completed') return status;
@@ -105,6 +109,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
 
   await inbox.flushBeforeEnd();
   await condition(allHandlersFinished);
+  presence.publish();
   const { undo, failure } = end;
   if (status.outcome === 'rollback_failed') {
     throw ApplicationFailure.nonRetryable(

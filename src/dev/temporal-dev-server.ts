@@ -10,6 +10,7 @@ const { IndexedValueType } = temporal.api.enums.v1;
 const indexedType = {
   KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
   INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
 } as const;
 
 export interface TemporalTarget {

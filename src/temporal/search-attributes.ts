@@ -7,10 +7,20 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 export const ROLLOUT_FLAG = defineSearchAttributeKey('RolloutFlag', 'KEYWORD');
 export const ROLLOUT_PHASE = defineSearchAttributeKey('RolloutPhase', 'KEYWORD');
 export const ROLLOUT_PERCENT = defineSearchAttributeKey('RolloutPercent', 'INT');
+/** `running` until the rollout ends, then `completed`, `rolled_back`, `failed`, `cancelled` or `rollback_failed`. */
+export const ROLLOUT_OUTCOME = defineSearchAttributeKey('RolloutOutcome', 'KEYWORD');
+/** True while the rollout holds for an operator (paused by a person, a gate, the drift guard). */
+export const ROLLOUT_PAUSED = defineSearchAttributeKey('RolloutPaused', 'BOOL');
 
-export const rolloutSearchAttributes = [ROLLOUT_FLAG, ROLLOUT_PHASE, ROLLOUT_PERCENT] as const;
+export const rolloutSearchAttributes = [
+  ROLLOUT_FLAG,
+  ROLLOUT_PHASE,
+  ROLLOUT_PERCENT,
+  ROLLOUT_OUTCOME,
+  ROLLOUT_PAUSED,
+] as const;
 
-const cliTypeName = { KEYWORD: 'Keyword', INT: 'Int' } as const;
+const cliTypeName = { KEYWORD: 'Keyword', INT: 'Int', BOOL: 'Bool' } as const;
 
 /** The `Name=Type` form the Temporal CLI's `--search-attribute` flag takes. */
 export function searchAttributeFlags(): string[] {
