@@ -4,6 +4,7 @@ import type { RecordEventInput } from '../activities/rollout-record/record-event
 import { ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../src/temporal/search-attributes';
 import { calls } from './activity-proxies';
 import { boundedText } from './operator-request';
+import { RolloutMetrics } from './rollout-metrics';
 import {
   MAX_EVENT_MESSAGE_CHARS,
   MAX_STATUS_EVENTS,
@@ -23,15 +24,20 @@ export interface EventKeys {
 
 /**
  * Everything the rollout says about itself: recent events in the status (the `status` query), rows in the
- * audit log (through the `recordEvent` activity) and the search attributes of the Temporal UI's list.
+ * audit log (through the `recordEvent` activity), the search attributes of the Temporal UI's list and the
+ * worker's rollout metrics (phase, confirmed percent, rollbacks by cause).
  */
 export class RolloutJournal {
+  private readonly metrics: RolloutMetrics;
+
   constructor(
     private readonly rolloutId: string,
     private readonly status: RolloutStatus,
     /** The audit log takes rows only once `claimRollout` made the run's row (a continued run already has it). */
     private claimed: boolean,
-  ) {}
+  ) {
+    this.metrics = new RolloutMetrics({ flag: status.flag, environment: status.environment });
+  }
 
   get isClaimed(): boolean {
     return this.claimed;
@@ -49,13 +55,14 @@ export class RolloutJournal {
     if (events.length > MAX_STATUS_EVENTS) events.splice(0, events.length - MAX_STATUS_EVENTS);
   }
 
-  /** An event in the status and, once claimed, a row in the audit log. */
+  /** An event in the status and, once claimed, a row in the audit log. A `rollback_started` is counted. */
   async record(
     event: JournalEvent,
     message: string,
     via: Pick<RolloutActivities, 'recordEvent'> = calls,
   ): Promise<void> {
     this.note(event.kind, message);
+    if (event.kind === 'rollback_started') this.metrics.rollback(String(event.details?.cause ?? ''));
     if (this.claimed)
       await via.recordEvent({ rolloutId: this.rolloutId, actor: event.actor ?? 'workflow', ...event });
   }
@@ -65,14 +72,18 @@ export class RolloutJournal {
     return this.record({ ...keys, details: { ...report }, phase }, message);
   }
 
+  /** The phase the rollout is in, in the status, the search attributes and the metrics. */
   enter(phase: RolloutPhase): void {
+    const left = this.status.phase;
     this.status.phase = phase;
     upsertSearchAttributes([{ key: ROLLOUT_PHASE, value: phase }]);
+    this.metrics.phase(left, phase);
   }
 
-  /** The percent Unleash confirmed, in the status and the search attributes. */
+  /** The percent Unleash confirmed, in the status, the search attributes and the metrics. */
   confirmPercent(percent: number): void {
     this.status.percent = percent;
     upsertSearchAttributes([{ key: ROLLOUT_PERCENT, value: percent }]);
+    this.metrics.percent(percent);
   }
 }

@@ -5,6 +5,9 @@ import { appendAuditEvent } from '../../db/audit-events';
 import type { GateDefinition } from '../../src/gates/gate-definition';
 import type { GateMeasurement } from '../../src/gates/gate-measurement';
 import type { ActivityDeps } from '../activity-deps';
+import { ActivityMetrics } from '../metrics/activity-metrics';
+import { recordGateMeasurement } from '../metrics/gate-metrics';
+import { rolloutMetricLabels } from '../metrics/rollout-labels';
 import { createGateProvider } from './create-gate-provider';
 import type { GateEnvironment } from './gate-provider';
 import { countMeasurement, emptyTally, tallyPassed, type GateTally } from './stage-gate-tally';
@@ -59,15 +62,24 @@ function auditKeyPrefix(input: RunStageGatesInput, gate: string): string {
  * (resumed from them after a retry), and returns as soon as the workflow must act: a gate failed, a gate stayed
  * inconclusive too long, or the stage passed. One activity for the whole soak keeps the workflow's history
  * bounded whatever the soak and interval. Cancellation (a rollback) stops it between measurements and aborts
- * a read in flight.
+ * a read in flight. Each measurement also goes to the worker's metrics (`rollout_gate_*`, by flag, environment
+ * and gate). Providers read named settings from `deps.env`; time is `deps.clock` (real time when absent).
  */
 export async function runStageGates(
-  deps: Pick<ActivityDeps, 'db' | 'logger'>,
+  deps: Pick<ActivityDeps, 'db' | 'logger' | 'env' | 'clock'>,
   input: RunStageGatesInput,
-  environment: GateEnvironment = { env: process.env },
 ): Promise<StageGatesResult> {
   const context = Context.current();
-  const now = environment.now ?? Date.now;
+  const clock = deps.clock;
+  const now = clock ? () => clock.now() : Date.now;
+  const sleep = clock
+    ? (ms: number) => clock.sleep(ms, context.cancellationSignal)
+    : (ms: number) => context.sleep(ms);
+  const environment: GateEnvironment = { env: deps.env ?? {}, now };
+  const metrics = new ActivityMetrics(context.metricMeter, (error) =>
+    deps.logger.warn({ err: error, rolloutId: input.rolloutId }, 'a gate metric could not be emitted'),
+  );
+  const labels = await rolloutMetricLabels(deps.db, input.rolloutId);
   const resumed = context.info.heartbeatDetails as GatesHeartbeat | undefined;
   const running = await Promise.all(
     input.gates.map(async ({ name, definition }, index) => {
@@ -140,7 +152,7 @@ export async function runStageGates(
         soakEnded ? Number.POSITIVE_INFINITY : input.soakEndsAtMs,
       );
       heartbeat();
-      await context.sleep(Math.max(1, Math.min(TICK_MS, wakeAt - startedAt)));
+      await sleep(Math.max(1, Math.min(TICK_MS, wakeAt - startedAt)));
       continue;
     }
     const results = await Promise.all(
@@ -168,6 +180,7 @@ export async function runStageGates(
           ...measurement,
         },
       });
+      if (labels) recordGateMeasurement(metrics, labels, gate.name, measurement);
       const decision = countMeasurement(gate.tally, gate.definition, measurement, now());
       if (decision === 'failed') {
         heartbeat();

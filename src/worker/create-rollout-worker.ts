@@ -2,6 +2,7 @@ import { type NativeConnection, Worker, type WorkflowBundleOption } from '@tempo
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { createActivities } from '../../activities';
+import type { ActivityClock } from '../../activities/activity-deps';
 import type { Database } from '../../db/schema';
 import type { UnleashAdminClient } from '../unleash/unleash-admin-client';
 
@@ -18,6 +19,13 @@ export interface RolloutWorkerOptions {
   db: Kysely<Database>;
   unleash: UnleashAdminClient;
   logger: Logger;
+  /**
+   * The environment gate providers read named settings from (`bearerTokenEnv`, `databaseUrlEnv`); default
+   * `process.env`, the worker's own.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The gated soak's clock; default real time. A test passes a fast one to take many measurements quickly. */
+  clock?: ActivityClock;
   /** A prebuilt bundle (tests build one per file); by default the worker bundles `workflows/` itself. */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -39,7 +47,13 @@ export function createRolloutWorker(options: RolloutWorkerOptions): Promise<Work
       : { workflowsPath: require.resolve('../../workflows') }),
     // Must match the bundle's converter (bundleWorkflowCode's payloadConverterPath).
     dataConverter: { payloadConverterPath: ROLLOUT_PAYLOAD_CONVERTER_PATH },
-    activities: createActivities({ db: options.db, unleash: options.unleash, logger: options.logger }),
+    activities: createActivities({
+      db: options.db,
+      unleash: options.unleash,
+      logger: options.logger,
+      env: options.env ?? process.env,
+      ...(options.clock ? { clock: options.clock } : {}),
+    }),
     // Data phases checkpoint in their heartbeats. By default the SDK sends them at most every 0.8 x the
     // heartbeat timeout (12 s here), so a crash within that window lost the checkpoint and the phase started
     // over. Sending at most every second keeps the server's checkpoint at most a second behind.

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
       db,
       unleash: new UnleashAdminClient({ url: env.UNLEASH_URL, adminToken: env.UNLEASH_ADMIN_TOKEN }),
       logger,
+      env: process.env,
     });
     logger.info({ taskQueue: env.ROLLOUT_TASK_QUEUE, temporal: env.TEMPORAL_ADDRESS }, 'worker started');
     // The SDK's default shutdown signals (SIGINT, SIGTERM) make run() resolve after a graceful drain.
