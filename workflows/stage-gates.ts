@@ -185,6 +185,11 @@ async function holdForOperator(
       );
       if (escalation.action === 'rollback') {
         controls.rollbackRequest = { actor: 'escalation', reason: `escalated (${reason})` };
+        // No longer held: it rolls back (an ended rollout must not read as paused in `rollout status`).
+        controls.paused = false;
+        controls.pausedBy = null;
+        status.paused = false;
+        status.pausedBy = null;
       } else if (escalation.action === 'proceed') {
         controls.paused = false;
         controls.pausedBy = null;

@@ -23,6 +23,8 @@ export interface WorkerProcess {
 export async function startWorkerProcess(options: {
   taskQueue: string;
   databaseUrl: string;
+  /** More environment for the worker, e.g. `TEMPORAL_ADDRESS` of a Temporal server of the test's own. */
+  env?: Record<string, string>;
 }): Promise<WorkerProcess> {
   // Node itself with tsx as an import hook, not the `tsx` wrapper: the wrapper runs the worker as a child of
   // its own, and a SIGKILL of the wrapper would leave that worker running, so no crash would happen.
@@ -35,6 +37,7 @@ export async function startWorkerProcess(options: {
         ROLLOUT_TASK_QUEUE: options.taskQueue,
         DATABASE_URL: options.databaseUrl,
         LOG_LEVEL: 'info',
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
