@@ -84,6 +84,24 @@ export interface UnleashAdminClientOptions {
  * const unleash = new UnleashAdminClient({ url: env.UNLEASH_URL, adminToken: env.UNLEASH_ADMIN_TOKEN });
  * const state = await unleash.setRolloutPercent({ project: 'default', environment: 'development', flag: 'unified-config' }, 10);
  */
+/**
+ * fetch reports a connection that failed as "TypeError: fetch failed", its reason two causes down ("connect
+ * ECONNREFUSED 127.0.0.1:4242", "getaddrinfo ENOTFOUND unleash"). The rollout shows the message in its status
+ * while it retries (the flag-to-0 of a rollback), where "fetch failed" alone would not say that Unleash is down:
+ * the reason is added to the message. HTTP errors (they have a status) are returned as they are.
+ */
+export function withNetworkReason(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof HttpError) return error;
+  // Duck-typed: fetch's errors may come from another realm (a test runner's sandbox), where instanceof fails.
+  const causeOf = (value: unknown): unknown =>
+    typeof value === 'object' && value !== null ? (value as { cause?: unknown }).cause : undefined;
+  const reason = causeOf(causeOf(error));
+  const message =
+    typeof reason === 'object' && reason !== null ? (reason as { message?: unknown }).message : undefined;
+  if (typeof message !== 'string' || message === '' || error.message.includes(message)) return error;
+  return new Error(`${error.message} (${message})`, { cause: error });
+}
+
 /** Our strategy at `percent`; the group id is fixed so a user enabled at one percent stays enabled above it. */
 function rolloutStrategy(percent: number, groupId: string) {
   if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
@@ -105,15 +123,19 @@ export class UnleashAdminClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  private call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
-    return fetchJson(new URL(path, this.options.url), {
-      what: `Unleash admin API ${method} ${path}`,
-      method,
-      headers: { authorization: this.options.adminToken },
-      body,
-      timeoutMs: this.timeoutMs,
-      schema,
-    });
+  private async call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    try {
+      return await fetchJson(new URL(path, this.options.url), {
+        what: `Unleash admin API ${method} ${path}`,
+        method,
+        headers: { authorization: this.options.adminToken },
+        body,
+        timeoutMs: this.timeoutMs,
+        schema,
+      });
+    } catch (error) {
+      throw withNetworkReason(error);
+    }
   }
 
   private featurePath({ project, flag }: FlagTarget): string {

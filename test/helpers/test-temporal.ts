@@ -20,8 +20,15 @@ export interface TestTemporal {
   client: Client;
   unleash: UnleashAdminClient;
   taskQueue: string;
-  /** Runs a worker on this file's task queue until `work` settles. */
-  withWorker<T>(db: Kysely<Database>, work: (worker: Worker) => Promise<T>): Promise<T>;
+  /**
+   * Runs a worker on this file's task queue until `work` settles; its activities talk to `options.unleash`
+   * (default: the shared Unleash), e.g. an Unleash of the test's own that it stops.
+   */
+  withWorker<T>(
+    db: Kysely<Database>,
+    work: (worker: Worker) => Promise<T>,
+    options?: { unleash?: UnleashAdminClient },
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -60,13 +67,13 @@ export async function connectTestTemporal(label: string): Promise<TestTemporal> 
     client,
     unleash,
     taskQueue,
-    withWorker: async (db, work) => {
+    withWorker: async (db, work, options) => {
       const worker = await createRolloutWorker({
         connection: nativeConnection,
         namespace: env.TEMPORAL_NAMESPACE,
         taskQueue,
         db,
-        unleash,
+        unleash: options?.unleash ?? unleash,
         logger: pino({ level: 'warn' }),
         workflowBundle: await bundle!,
       });

@@ -4,6 +4,8 @@ import { resumeSignal } from '../../workflows';
 import { waitForStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
+  fakeAnswers,
+  permanentFailure,
   sagaSteps,
   startWorkflowTestEnv,
   trail,
@@ -131,4 +133,106 @@ test('an inconclusive pause nobody answers escalates: onEscalation rollback roll
     expect(result.error).toMatch(/escalat/);
   });
   expect(trail(fakes.calls)).toContain('recordEvent:escalated');
+});
+
+test('an inconclusive pause nobody answers with onEscalation hold is recorded and keeps waiting; resume goes on', async () => {
+  const fakes = gatesAnswering({ outcome: 'inconclusive', gate: 'health', reason: 'no traffic', gates: [] });
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, gatedPlan({ escalateAfter: '1s', onEscalation: 'hold' }));
+    const escalated = await waitForStatus(
+      handle,
+      (s) => s.events.some((e) => e.kind === 'escalated'),
+      'the escalation',
+    );
+    expect(escalated).toMatchObject({ paused: true, pausedBy: 'gate:health', stageIndex: 0, percent: 10 });
+    // Still held a moment later: hold keeps waiting for a person.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await handle.query('status')).toMatchObject({ paused: true, outcome: 'running' });
+    await handle.signal(resumeSignal, { actor: 'bob@ops' });
+    expect(await handle.result()).toMatchObject({ outcome: 'completed', percent: 100 });
+  });
+  expect(trail(fakes.calls).filter((step) => step === 'recordEvent:escalated')).toHaveLength(1);
+  expect(fakes.calls.filter((c) => c.name === 'runStageGates')).toHaveLength(2);
+});
+
+test('an escalated rollback leaves the rollout unpaused: it rolls back, it is not held', async () => {
+  const fakes = gatesAnswering({ outcome: 'inconclusive', gate: 'health', reason: 'no traffic', gates: [] });
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, gatedPlan({ escalateAfter: '1s', onEscalation: 'rollback' }));
+    expect(await handle.result()).toMatchObject({
+      outcome: 'rolled_back',
+      percent: 0,
+      paused: false,
+      pausedBy: null,
+    });
+  });
+});
+
+test('the flag-to-0 of a rollback is retried in rounds while Unleash fails; the status says so, then it rolls back', async () => {
+  let failuresLeft = 4;
+  const fakes = fakeActivities({
+    runStageGates: async () => ({
+      outcome: 'failed',
+      gate: 'health',
+      onFailure: 'rollback',
+      measurement,
+      auditKey: 'k',
+      gates: [],
+    }),
+    setFlagPercent: async (input) => {
+      if (input.percent === 0 && failuresLeft-- > 0) {
+        throw new Error(
+          'Unleash admin API PUT … failed: TypeError: fetch failed (connect ECONNREFUSED 127.0.0.1:1)',
+        );
+      }
+      return fakeAnswers.setFlagPercent(input);
+    },
+  });
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, gatedPlan());
+    const retrying = await waitForStatus(
+      handle,
+      (s) => s.events.some((e) => e.kind === 'flag_rollback_retrying'),
+      'the retrying status',
+    );
+    expect(retrying).toMatchObject({ phase: 'rollback', outcome: 'running', percent: 10 });
+    expect(retrying.operatorAction).toMatch(
+      /not confirmed at 0% yet \(3 attempts, last error: .*ECONNREFUSED/,
+    );
+    expect(retrying.events.find((e) => e.kind === 'flag_rollback_retrying')!.message).toMatch(
+      /3 attempts failed since .*ECONNREFUSED.*retrying until Unleash confirms it/,
+    );
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0, operatorAction: null });
+    expect(result.events.filter((e) => e.kind === 'flag_rollback_retrying')).toHaveLength(1);
+  });
+  // Three attempts in the first round, the fourth fails in the second, the fifth confirms.
+  expect(sagaSteps(fakes.calls).filter((s) => s === 'setFlagPercent:0')).toHaveLength(5);
+  expect(trail(fakes.calls).filter((s) => s === 'recordEvent:flag_rollback_retrying')).toHaveLength(1);
+  const kinds = trail(fakes.calls);
+  expect(kinds.indexOf('recordEvent:flag_rollback_retrying')).toBeLessThan(
+    kinds.indexOf('recordEvent:flag_rolled_back'),
+  );
+});
+
+test('a flag-to-0 that fails for good (non-retryable) is not retried: the rollback reports it', async () => {
+  const fakes = fakeActivities({
+    runStageGates: async () => ({
+      outcome: 'failed',
+      gate: 'health',
+      onFailure: 'rollback',
+      measurement,
+      auditKey: 'k',
+      gates: [],
+    }),
+    setFlagPercent: async (input) =>
+      input.percent === 0 ? permanentFailure('flag archived') : fakeAnswers.setFlagPercent(input),
+  });
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, gatedPlan());
+    await expect(handle.result()).rejects.toThrow();
+    const status = await handle.query('status');
+    expect(status).toMatchObject({ outcome: 'rollback_failed', rollbackFailures: [{ phase: 'ramp' }] });
+  });
+  expect(sagaSteps(fakes.calls).filter((s) => s === 'setFlagPercent:0')).toHaveLength(1);
 });

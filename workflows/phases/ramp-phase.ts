@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import { stagePolicy } from '../../src/plan/rollout-plan';
 import { describeDrift } from '../../src/unleash/strategy-drift';
 import { calls } from '../activity-proxies';
@@ -5,6 +6,7 @@ import type { CarriedState, RampProgress } from '../rollout-status';
 import type { SagaStep } from '../saga-runner';
 import { gatedSoak } from '../stage-gates';
 import { workflowNowIso, workflowNowMs } from '../workflow-clock';
+import { FLAG_ROLLBACK_ROUNDS_PATCH, setFlagToZeroUntilConfirmed } from './flag-rollback';
 import type { PhaseContext } from './phase-context';
 
 type RampAt = NonNullable<CarriedState['ramp']>;
@@ -14,7 +16,8 @@ type RampAt = NonNullable<CarriedState['ramp']>;
  * when the plan asks for one, checks the flag for hand edits since the last stage (the drift guard), writes the
  * stage's percent and reads it back, then soaks (with its gates measuring,
  * see `gatedSoak`, when it has any). Compensation: the flag
- * to 0 %, retried until Unleash confirms it (the first compensation of any rollback, as the ramp is last).
+ * to 0 %, retried until Unleash confirms it, the status saying so meanwhile (`setFlagToZeroUntilConfirmed`; the
+ * first compensation of any rollback, as the ramp is last).
  */
 export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
   const { plan, journal } = context;
@@ -100,7 +103,10 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
     name: 'ramp',
     compensate: async () => {
       journal.note('flag_rollback', 'setting the flag to 0% (retried until Unleash confirms it)');
-      await calls.setFlagPercent({ target, percent: 0 });
+      // Rounds of bounded attempts, so the status says while Unleash does not confirm; histories recorded
+      // before the patch keep their single, endlessly retried call.
+      if (patched(FLAG_ROLLBACK_ROUNDS_PATCH)) await setFlagToZeroUntilConfirmed(context, target);
+      else await calls.setFlagPercent({ target, percent: 0 });
       journal.confirmPercent(0);
       await journal.record(
         { dedupeKey: 'flag-rolled-back', kind: 'flag_rolled_back', details: { percent: 0 }, percent: 0 },
