@@ -1,4 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { CONFIG_PATH_HEADER } from '../service/config-service';
+
+const MAX_ERROR_TIMES = 100_000;
 
 /** What the demo's load generator did, for the summary line. */
 export interface TrafficTotals {
@@ -7,10 +10,17 @@ export interface TrafficTotals {
   /** 4xx answers: a token without the `read` and `users` scopes, for one. */
   refused: number;
   unreachable: number;
+  /** Answers by the path that served them (the service's `x-config-path` response header). */
+  unified: number;
+  legacy: number;
 }
 
 export interface DemoTraffic {
   totals(): TrafficTotals;
+  /** When (epoch ms) the last answer served by the unified path arrived, or null if none yet. */
+  lastUnifiedAt(): number | null;
+  /** When (epoch ms) the first 5xx answer at or after `since` arrived, or null if none. */
+  firstErrorSince(since: number): number | null;
   stop(): Promise<void>;
 }
 
@@ -36,7 +46,10 @@ export interface DemoTrafficOptions {
  * await traffic.stop();
  */
 export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
-  const totals: TrafficTotals = { requests: 0, errors: 0, refused: 0, unreachable: 0 };
+  const totals: TrafficTotals = { requests: 0, errors: 0, refused: 0, unreachable: 0, unified: 0, legacy: 0 };
+  let lastUnified: number | null = null;
+  // Arrival times of 5xx answers, for "first failure after the fault"; bounded, a healthy service sends none.
+  const errorTimes: number[] = [];
   const inFlight = new Set<Promise<void>>();
   const controller = new AbortController();
   let stopped = false;
@@ -50,9 +63,20 @@ export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
         signal: AbortSignal.any([controller.signal, AbortSignal.timeout(2_000)]),
       });
       await response.arrayBuffer();
+      const at = Date.now();
       totals.requests += 1;
-      if (response.status >= 500) totals.errors += 1;
-      else if (response.status >= 400) totals.refused += 1;
+      // The service names the path that served each request (also on an injected fault's 500).
+      const path = response.headers.get(CONFIG_PATH_HEADER);
+      if (path === 'unified') {
+        totals.unified += 1;
+        lastUnified = at;
+      } else if (path === 'legacy') {
+        totals.legacy += 1;
+      }
+      if (response.status >= 500) {
+        totals.errors += 1;
+        if (errorTimes.length < MAX_ERROR_TIMES) errorTimes.push(at);
+      } else if (response.status >= 400) totals.refused += 1;
     } catch {
       if (!stopped) totals.unreachable += 1;
     }
@@ -73,6 +97,8 @@ export function startDemoTraffic(options: DemoTrafficOptions): DemoTraffic {
 
   return {
     totals: () => ({ ...totals }),
+    lastUnifiedAt: () => lastUnified,
+    firstErrorSince: (since) => errorTimes.find((at) => at >= since) ?? null,
     async stop() {
       stopped = true;
       await loop;

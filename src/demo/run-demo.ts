@@ -11,16 +11,22 @@ import { tokensIn } from '../config/service-api-tokens';
 import { stackUp } from '../dev/stack';
 import { startConfigService } from '../service/start-config-service';
 import { startDemoTraffic } from './demo-traffic';
+import { runFaultyRollout } from './faulty-rollout';
 import { seedDemoData } from './seed-demo-data';
+
+/** The fault switch's rate in the second rollout: a fifth of the unified path's requests fail. */
+const FAULT_RATE = 0.2;
 
 function say(line: string): void {
   process.stdout.write(`\n== ${line}\n`);
 }
 
 /**
- * `npm run demo`: brings the stack up, seeds legacy-shaped demo data, starts a worker, runs a rollout of
- * `demo-plan.yaml` through the `rollout` CLI with progress, prints the final status and the Temporal UI link.
- * The stack keeps running afterwards so the workflow can be inspected; `npm run stack:down` stops it.
+ * `npm run demo`: brings the stack up, seeds legacy-shaped demo data, starts a worker and the config service
+ * under load, runs a rollout of `demo-plan.yaml` through the `rollout` CLI with progress (it must complete),
+ * then a second, flag-only rollout of `demo-faulty-plan.yaml` during which the service's fault switch goes on
+ * at 50 %: its compare gate must roll it back (see faulty-rollout.ts). Exits 0 only when both did what they
+ * should. The stack keeps running afterwards so the workflows can be inspected; `npm run stack:down` stops it.
  */
 async function main(): Promise<void> {
   loadDotenv();
@@ -77,12 +83,38 @@ async function main(): Promise<void> {
   process.stdout.write(
     `   service ${service.url} (gates read ${service.url}/metrics), log ${path.relative(process.cwd(), serviceLog)}\n`,
   );
+  // The second rollout reads its audit log (the decisive measurement, the rollback's times) from here.
+  const auditDb = createDatabase(env.DATABASE_URL, { applicationName: 'rollout-demo', maxConnections: 1 });
 
   try {
     say('rollout start src/demo/demo-plan.yaml --watch');
     const program = createProgram();
     await program.parseAsync(['node', 'rollout', 'start', path.join(__dirname, 'demo-plan.yaml'), '--watch']);
     if (process.exitCode) throw new Error(`the demo rollout did not complete (worker log: ${workerLog})`);
+
+    say(
+      `rollout start src/demo/demo-faulty-plan.yaml --watch: the same flag again, flag only; at 50 % the fault ` +
+        `switch fails ${FAULT_RATE * 100} % of unified-path requests and the compare gate must roll it back`,
+    );
+    const faulty = await runFaultyRollout({
+      env,
+      db: auditDb,
+      planFile: path.join(__dirname, 'demo-faulty-plan.yaml'),
+      traffic,
+      faultRate: FAULT_RATE,
+      // The in-process service's own switch, the one POST /admin/fault (admin scope) sets.
+      setFault: async (rate) => service.service.faults.setRate(rate),
+      write: (text) => process.stdout.write(text),
+    });
+    if (faulty.problems.length > 0) {
+      throw new Error(
+        `the faulty rollout ${faulty.rolloutId} did not roll back as expected (outcome ${faulty.outcome}):\n  ` +
+          `${faulty.problems.join('\n  ')}\n(worker log: ${workerLog})`,
+      );
+    }
+    process.stdout.write(
+      `   as expected: ${faulty.rolloutId} ended rolled_back by its gate, the flag at 0 % and every client on legacy\n`,
+    );
   } finally {
     await traffic.stop();
     const sent = traffic.totals();
@@ -90,12 +122,14 @@ async function main(): Promise<void> {
       `   load: ${sent.requests} reads answered, ${sent.errors} with a 5xx, ${sent.refused} refused, ${sent.unreachable} not answered\n`,
     );
     await service.shutdown();
+    await auditDb.destroy();
     worker.kill('SIGTERM');
     await workerExit;
     log.end();
   }
   say(
-    'done. The stack keeps running: open the link above in the Temporal UI; stop it with npm run stack:down',
+    'done. The flag is at 0 % again (the second rollout rolled it back); the stack keeps running: open the ' +
+      'links above in the Temporal UI; stop it with npm run stack:down',
   );
 }
 
