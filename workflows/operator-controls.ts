@@ -3,12 +3,10 @@
  * the update validators and the workflow's waits. Pure (no SDK calls), so it is unit tested directly.
  * Requests reach it only after `readOperatorRequest` has checked them.
  */
-import type { CarriedControls } from './rollout-status';
-import type { ValidOperatorRequest } from './operator-request';
+import type { CarriedControls, RollbackRequest } from './rollout-status';
+import type { OperatorAction, ValidOperatorRequest } from './operator-request';
 
-export type { OperatorRequest } from './operator-request';
-
-export type OperatorAction = 'pause' | 'resume' | 'approve' | 'rollback';
+export type { OperatorAction, OperatorRequest } from './operator-request';
 
 /** What the workflow is doing right now, as far as operator requests are concerned. */
 export interface RolloutSituation {
@@ -22,7 +20,7 @@ export class OperatorControls {
   paused = false;
   pausedBy: string | null = null;
   approved = new Set<number>();
-  rollbackRequest: { actor: string; reason: string } | null = null;
+  rollbackRequest: RollbackRequest | null = null;
 
   /** Takes over the state a previous run of the same rollout handed on when it continued as new. */
   static from(carried: CarriedControls | undefined): OperatorControls {
@@ -72,7 +70,7 @@ export class OperatorControls {
       case 'approve':
         return `stage ${(situation.awaitingApproval ?? 0) + 1} approved by ${request.actor}${why}`;
       case 'rollback':
-        return `rollback requested by ${request.actor}: ${request.reason ?? 'no reason given'}`;
+        return `rollback requested by ${request.actor} (${request.scope ? `scope ${request.scope}` : "the plan's scope"}): ${request.reason ?? 'no reason given'}`;
     }
   }
 
@@ -91,7 +89,11 @@ export class OperatorControls {
         if (situation.awaitingApproval !== null) this.approved.add(situation.awaitingApproval);
         return;
       case 'rollback':
-        this.rollbackRequest = { actor: request.actor, reason: request.reason ?? 'no reason given' };
+        this.rollbackRequest = {
+          actor: request.actor,
+          reason: request.reason ?? 'no reason given',
+          ...(request.scope ? { scope: request.scope } : {}),
+        };
         return;
     }
   }

@@ -153,7 +153,7 @@ export class OperatorInbox {
 
   private async operate(action: OperatorAction, raw: unknown, via: 'signal' | 'update'): Promise<void> {
     const { runId, status, controls, journal } = this.parts;
-    const reading = readOperatorRequest(raw);
+    const reading = readOperatorRequest(raw, action);
     if (!reading.ok) {
       // Updates never get here (their validator refused the same payload before history changed).
       this.ignore(`${action} ${via}`, `${reading.problem} (${reading.payload})`);
@@ -177,7 +177,14 @@ export class OperatorInbox {
           dedupeKey: `operator-${runId}-${++this.accepted}-${action}`,
           kind: `operator_${action}`,
           actor: request.actor,
-          details: { reason: request.reason, stage: now.awaitingApproval, via },
+          details: {
+            reason: request.reason,
+            stage: now.awaitingApproval,
+            via,
+            // A rollback names the scope it asked for; null means the plan's (the rollback_started row
+            // names the scope applied).
+            ...(action === 'rollback' ? { scope: request.scope ?? null } : {}),
+          },
         },
         controls.describe(action, request, now),
         operatorAudit,
@@ -209,7 +216,7 @@ export class OperatorInbox {
       },
       {
         validator: (raw: unknown) => {
-          const reading = readOperatorRequest(raw);
+          const reading = readOperatorRequest(raw, action);
           if (!reading.ok) throw new Error(`${action} refused: ${reading.problem}`);
           const refusal = controls.refusal(action, this.situation());
           if (refusal !== null) throw new Error(`cannot ${action}: ${refusal}`);

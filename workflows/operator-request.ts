@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROLLBACK_SCOPES, type RollbackScope } from '../src/plan/rollout-plan';
 import { UndecodablePayload } from '../src/temporal/tolerant-payload-converter';
 
 /** Longest `actor` an operator message may carry (user@host, an email, a UI user name). */
@@ -6,18 +7,27 @@ export const MAX_ACTOR_CHARS = 200;
 /** Longest `reason`: a sentence or a short paragraph for the audit log. */
 export const MAX_REASON_CHARS = 1_000;
 
+export type OperatorAction = 'pause' | 'resume' | 'approve' | 'rollback';
+
 /** What an operator sends with pause, resume, approve and rollback (signal or update input). */
 export interface OperatorRequest {
   /** Who asks (user@host from the CLI). */
   actor?: string;
   /** Why, for the audit log. */
   reason?: string;
+  /**
+   * Rollback only: what it undoes, `flag` (the flag to 0 %, migrated data stays) or `full` (the flag, then
+   * every data phase). Absent: the plan's `rollback.scope`. Any other action refuses the key.
+   */
+  scope?: RollbackScope;
 }
 
 /** A request that passed {@link readOperatorRequest}: clean, bounded strings only. */
 export interface ValidOperatorRequest {
   actor: string;
   reason: string | null;
+  /** Only on a rollback that named its scope. */
+  scope?: RollbackScope;
 }
 
 export const UNKNOWN_ACTOR = 'unknown (no actor given)';
@@ -51,27 +61,49 @@ const cleanText = (field: string, max: number) =>
     .transform((text) => printable(text).trim())
     .refine((text) => text.length <= max, `${field} is longer than ${max} characters`);
 
-const requestSchema = z.strictObject(
+const NOT_AN_OBJECT = 'must be an object such as {"actor": "you@host", "reason": "why"}';
+
+const fields = {
+  actor: cleanText('actor', MAX_ACTOR_CHARS).optional(),
+  reason: cleanText('reason', MAX_REASON_CHARS).optional(),
+};
+
+const requestSchema = z.strictObject(fields, { error: NOT_AN_OBJECT });
+
+// The value is never repeated: a refusal names the choices only.
+const rollbackSchema = z.strictObject(
   {
-    actor: cleanText('actor', MAX_ACTOR_CHARS).optional(),
-    reason: cleanText('reason', MAX_REASON_CHARS).optional(),
+    ...fields,
+    scope: z
+      .enum(ROLLBACK_SCOPES, { error: `scope must be ${ROLLBACK_SCOPES.map((s) => `"${s}"`).join(' or ')}` })
+      .optional(),
   },
-  { error: 'must be an object such as {"actor": "you@host", "reason": "why"}' },
+  { error: NOT_AN_OBJECT },
 );
+
+/** What an unknown key is told; the keys themselves are never repeated (they may be huge or hostile). */
+function unknownKeysProblem(action: OperatorAction | undefined, keys: readonly PropertyKey[]): string {
+  if (action === 'rollback') return 'only "actor", "reason" and "scope" are accepted';
+  if (keys.includes('scope')) return 'only "actor" and "reason" are accepted ("scope" is for rollback only)';
+  return 'only "actor" and "reason" are accepted';
+}
 
 export type OperatorRequestReading =
   { ok: true; request: ValidOperatorRequest } | { ok: false; problem: string; payload: string };
 
 /**
  * Checks one operator message at the workflow boundary. Anything an outsider sends is refused unless it is
- * an object with at most a short `actor` and `reason`; the refusal describes the payload by type and size
- * and never copies it, so an oversized or hostile message cannot grow the history or the audit log.
+ * an object with at most a short `actor` and `reason` (and, for a rollback, a `scope` of `flag` or `full`);
+ * the refusal describes the payload by type and size and never copies it, so an oversized or hostile message
+ * cannot grow the history or the audit log.
  *
  * @example
  * readOperatorRequest({ actor: 'ana@ops', reason: 'error rate' }); // { ok: true, request: { actor: 'ana@ops', reason: 'error rate' } }
  * readOperatorRequest({ reason: 'x'.repeat(2_000_000) }).ok;      // false: "reason is longer than 1000 characters"
+ * readOperatorRequest({ scope: 'flag' }, 'rollback');             // ok, request.scope 'flag'
+ * readOperatorRequest({ scope: 'flag' }, 'pause').ok;             // false: scope is for rollback only
  */
-export function readOperatorRequest(raw: unknown): OperatorRequestReading {
+export function readOperatorRequest(raw: unknown, action?: OperatorAction): OperatorRequestReading {
   if (raw instanceof UndecodablePayload) {
     return {
       ok: false,
@@ -82,26 +114,26 @@ export function readOperatorRequest(raw: unknown): OperatorRequestReading {
   if (raw === undefined || raw === null) return { ok: true, request: { actor: UNKNOWN_ACTOR, reason: null } };
   if (ArrayBuffer.isView(raw)) {
     // A binary payload decodes to bytes; walking or re-serializing them costs time in proportion to their size.
-    return {
-      ok: false,
-      problem: 'must be an object such as {"actor": "you@host", "reason": "why"}',
-      payload: describePayload(raw),
-    };
+    return { ok: false, problem: NOT_AN_OBJECT, payload: describePayload(raw) };
   }
-  const parsed = requestSchema.safeParse(raw);
+  const parsed = (action === 'rollback' ? rollbackSchema : requestSchema).safeParse(raw);
   if (!parsed.success) {
     const problem = parsed.error.issues
       .slice(0, 3)
       .map((issue) =>
-        issue.code === 'unrecognized_keys' ? 'only "actor" and "reason" are accepted' : issue.message,
+        issue.code === 'unrecognized_keys' ? unknownKeysProblem(action, issue.keys) : issue.message,
       )
       .join('; ');
     return { ok: false, problem, payload: describePayload(raw) };
   }
-  const { actor, reason } = parsed.data;
+  const { actor, reason, scope }: z.output<typeof rollbackSchema> = parsed.data;
   return {
     ok: true,
-    request: { actor: actor ? actor : UNKNOWN_ACTOR, reason: reason ? reason : null },
+    request: {
+      actor: actor ? actor : UNKNOWN_ACTOR,
+      reason: reason ? reason : null,
+      ...(scope === undefined ? {} : { scope }),
+    },
   };
 }
 

@@ -2,7 +2,7 @@ import type { PreflightReport } from '../activities/preflight/preflight-activity
 import type { KeyMigrationReport } from '../activities/key-migration/key-migration';
 import type { TemplateMigrationReport } from '../activities/template-migration/template-migration';
 import type { BackupResult } from '../activities/backup/table-backups';
-import type { RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
+import type { RollbackScope, RolloutPlan, RolloutPlanInput } from '../src/plan/rollout-plan';
 import type { GateTally } from '../activities/gates/stage-gate-tally';
 import type { RolloutStrategySnapshot } from '../src/unleash/strategy-drift';
 
@@ -147,12 +147,20 @@ export interface OperatorAnswer {
   awaitingApproval: number | null;
 }
 
+/** A rollback asked for (by an operator, a failed gate or an escalation), not yet begun. */
+export interface RollbackRequest {
+  actor: string;
+  reason: string;
+  /** What the operator asked it to undo; absent (a gate, an escalation, an operator who named none): the plan's. */
+  scope?: RollbackScope;
+}
+
 /** The operator-controls state a continued run takes over. */
 export interface CarriedControls {
   paused: boolean;
   pausedBy: string | null;
   approved: number[];
-  rollbackRequest: { actor: string; reason: string } | null;
+  rollbackRequest: RollbackRequest | null;
 }
 
 /**
@@ -197,6 +205,11 @@ export type RollbackKind = 'failure' | 'cancelled' | 'requested';
 export interface CarriedRollback {
   cause: string;
   kind: RollbackKind;
+  /**
+   * What it undoes: `full` every phase that started; `flag` the ramp (and a data phase it interrupted), leaving
+   * finished data phases migrated. Absent in state carried by a run from before scopes were recorded.
+   */
+  scope?: RollbackScope;
   remaining: RolloutPhase[];
   /** `rolled_back`, `cancelled` or `failed` (nothing to undo); `rollback_failed` replaces it if a step fails. */
   outcome: RolloutOutcome;

@@ -33,8 +33,9 @@ export interface SagaHost {
   /** After the last phase and its checkpoint: the rollout's own end (outcome, audit row). */
   complete: () => Promise<void>;
   /**
-   * What a requested rollback (an operator's, a failed gate's, an escalation's) undoes: `full` every started
-   * phase, `flag` only the ramp, leaving migrated data in place. A failure or a cancellation always undoes all.
+   * The plan's `rollback.scope`: what a requested rollback undoes when the request names no scope (a failed
+   * gate's, an escalation's, an operator's without `scope`): `full` every started phase, `flag` only the ramp,
+   * leaving migrated data in place. A failure or a cancellation always undoes all.
    */
   rollbackScope: RollbackScope;
 }
@@ -72,6 +73,7 @@ export async function runSaga(
   }
   const undo = progress.rollback;
   if (undo.kind === 'cancelled') host.waits.mayHandOver = false;
+  host.waits.compensating = true;
   // Compensation must finish even when the workflow itself is being cancelled.
   const handOver = await CancellationScope.nonCancellable(() => compensate(steps, undo, host));
   return handOver ? { ended: 'hand-over' } : { ended: 'rolled-back', undo, failure };
@@ -99,19 +101,25 @@ function planRollback(
   progress: SagaProgress,
   error: unknown,
   cancelled: boolean,
-  scope: RollbackScope,
+  planScope: RollbackScope,
 ): CarriedRollback {
   const requested = error instanceof RollbackRequested;
-  const flagOnly = requested && !cancelled && scope === 'flag';
+  // The request's scope when an operator named one, else the plan's; a failure or a cancel undoes everything.
+  const scope: RollbackScope = requested && !cancelled ? (error.scope ?? planScope) : 'full';
   const started = (step: SagaStep) => progress.finished.has(step.name) || progress.current === step.name;
+  // Scope flag keeps the data phases that finished. The ramp is undone, and so is a data phase the rollback
+  // interrupted (the current one, not finished): half a migration is neither the old data nor the new.
+  const undone = (step: SagaStep) =>
+    scope === 'full' || step.name === 'ramp' || !progress.finished.has(step.name);
   // In reverse step order: the ramp (the flag) first, then the data phases.
   const remaining = [...steps]
     .reverse()
-    .filter((step) => started(step) && step.compensate && (!flagOnly || step.name === 'ramp'))
+    .filter((step) => started(step) && step.compensate && undone(step))
     .map((step) => step.name);
   return {
     cause: cancelled ? 'cancelled' : errorText(error),
     kind: cancelled ? 'cancelled' : requested ? 'requested' : 'failure',
+    scope,
     remaining,
     // An operator's rollback before anything changed is still a rollback; only a failure with nothing
     // to undo is plainly `failed`.
@@ -131,10 +139,10 @@ async function compensate(steps: readonly SagaStep[], undo: CarriedRollback, hos
       {
         dedupeKey: 'rollback-started',
         kind: 'rollback_started',
-        details: { cause: undo.cause },
+        details: { cause: undo.cause, scope: undo.scope ?? 'full', undo: undo.remaining },
         phase: 'rollback',
       },
-      `rolling back: ${undo.cause}`,
+      `rolling back (scope ${undo.scope ?? 'full'}: ${undo.remaining.join(', ')}): ${undo.cause}`,
     );
   }
   for (let phase = undo.remaining[0]; phase !== undefined; phase = undo.remaining[0]) {

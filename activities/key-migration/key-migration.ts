@@ -718,6 +718,8 @@ export async function runKeyMigration(
   }
 
   let constraint: ConstraintResult = { outcome: 'existed', droppedInvalidIndex: false, lockRetries: 0 };
+  // The index build and the verification each read the whole table: a cancellation stops before them.
+  runner.throwIfAborted();
   if (reached('constraint')) {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
@@ -739,6 +741,7 @@ export async function runKeyMigration(
     seconds.constraint = (performance.now() - started) / 1000;
   }
 
+  runner.throwIfAborted();
   const verifyStarted = performance.now();
   const verification = await verifyKeyMigration(db, rolloutId);
   seconds.verify = (performance.now() - verifyStarted) / 1000;

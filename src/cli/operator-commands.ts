@@ -1,7 +1,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import os from 'node:os';
+import { ROLLBACK_SCOPES, type RollbackScope } from '../plan/rollout-plan';
 import type { OperatorRequest } from '../../workflows/operator-controls';
 import { approveUpdate, pauseUpdate, resumeUpdate, rollbackUpdate } from '../../workflows/rollout-messages';
 import type { OperatorAnswer } from '../../workflows/rollout-status';
@@ -14,6 +15,8 @@ const operations: {
   description: string;
   update: UpdateDefinition<OperatorAnswer, [OperatorRequest]>;
   done: (answer: OperatorAnswer) => string;
+  /** Options of this command alone (made per program: commander keeps state in each). */
+  options?: () => Option[];
 }[] = [
   {
     name: 'pause',
@@ -38,23 +41,38 @@ const operations: {
     description: 'roll back now: the flag to 0 % (verified), then the data phases in reverse',
     update: rollbackUpdate,
     done: () => 'rollback requested; follow it with rollout watch',
+    // Commander refuses any other value (exit 2) before anything is sent.
+    options: () => [
+      new Option(
+        '--scope <scope>',
+        "what to undo: flag (the flag to 0 %, migrated data stays) or full (the flag, then the data phases); default: the plan's rollback.scope",
+      ).choices(ROLLBACK_SCOPES),
+    ],
   },
 ];
 
 /** Operators' commands, sent as workflow updates so the answer (or the refusal and its reason) is immediate. */
 export function registerOperatorCommands(program: Command): void {
   for (const operation of operations) {
-    program
+    const command = program
       .command(operation.name)
       .description(operation.description)
       .argument('<rolloutId>')
       .option('--reason <text>', 'why, for the audit log')
-      .option('--json', 'print the rollout status after the change as JSON')
-      .action(async (rolloutId: string, options: { reason?: string; json?: boolean }, command: Command) => {
-        const out = writer(command);
+      .option('--json', 'print the rollout status after the change as JSON');
+    for (const option of operation.options?.() ?? []) command.addOption(option);
+    command.action(
+      async (
+        rolloutId: string,
+        options: { reason?: string; json?: boolean; scope?: RollbackScope },
+        invoked: Command,
+      ) => {
+        const out = writer(invoked);
         const request: OperatorRequest = {
           actor: `${os.userInfo().username}@${os.hostname()}`,
           reason: options.reason,
+          // Only a rollback has the option; pause, resume and approve would be refused with a scope.
+          ...(options.scope ? { scope: options.scope } : {}),
         };
         await withConnections(async ({ client }) => {
           let status: OperatorAnswer;
@@ -76,6 +94,7 @@ export function registerOperatorCommands(program: Command): void {
               : `rollout ${rolloutId}: ${operation.done(status)}\n`,
           );
         });
-      });
+      },
+    );
   }
 }

@@ -50,6 +50,12 @@ describe('rollout CLI: exit codes without any service', () => {
     [['status'], /missing required argument 'rolloutId'/],
     [['watch', 'r-1', '--no-such-option'], /unknown option '--no-such-option'/],
     [['keys'], /missing required argument 'key'/],
+    // Checked before anything is sent: no Temporal is asked (an unreachable one would exit 3).
+    [
+      ['rollback', 'r-1', '--scope', 'partial'],
+      /argument 'partial' is invalid\. Allowed choices are full, flag\./,
+    ],
+    [['pause', 'r-1', '--scope', 'flag'], /unknown option '--scope'/],
   ])('a usage error %j exits 2 and says why once', async (args, message) => {
     const result = await run(...args);
     expect(result.code).toBe(2);

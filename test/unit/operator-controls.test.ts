@@ -44,3 +44,20 @@ test('a continued run takes over pause, approvals and a pending rollback', () =>
   expect([...next.approved]).toEqual([1]);
   expect(next.refusal('pause', running)).toBe('already paused by erin');
 });
+
+test('a rollback keeps the scope it asked for, says it in its audit line, and a continued run takes it over', () => {
+  const controls = new OperatorControls();
+  expect(controls.describe('rollback', { actor: 'dave', reason: 'errors', scope: 'flag' }, running)).toBe(
+    'rollback requested by dave (scope flag): errors',
+  );
+  expect(controls.describe('rollback', { actor: 'dave', reason: null }, running)).toBe(
+    "rollback requested by dave (the plan's scope): no reason given",
+  );
+  controls.apply('rollback', { actor: 'dave', reason: 'errors', scope: 'flag' }, running);
+  expect(controls.rollbackRequest).toEqual({ actor: 'dave', reason: 'errors', scope: 'flag' });
+  expect(OperatorControls.from(controls.carry()).rollbackRequest).toEqual({
+    actor: 'dave',
+    reason: 'errors',
+    scope: 'flag',
+  });
+});

@@ -136,3 +136,49 @@ test('lone surrogates become U+FFFD and a cut never splits a surrogate pair', ()
   expect(cut).toBe(`${'a'.repeat(62)}…`);
   expect(() => encodeURIComponent(cut)).not.toThrow();
 });
+
+test('a rollback may name its scope; every other action refuses the key, and a bad scope is not repeated', () => {
+  expect(readOperatorRequest({ actor: 'ana', scope: 'flag' }, 'rollback')).toEqual({
+    ok: true,
+    request: { actor: 'ana', reason: null, scope: 'flag' },
+  });
+  expect(readOperatorRequest({ scope: 'full' }, 'rollback')).toMatchObject({
+    ok: true,
+    request: { scope: 'full' },
+  });
+  // No scope: none in the request (the plan's applies).
+  expect(readOperatorRequest({ actor: 'ana' }, 'rollback')).toEqual({
+    ok: true,
+    request: { actor: 'ana', reason: null },
+  });
+  const huge = `partial${'z'.repeat(10_000)}`;
+  for (const scope of [huge, 'FLAG', 1, null, ['flag']]) {
+    const reading = readOperatorRequest({ actor: 'ana', scope }, 'rollback');
+    expect(reading).toMatchObject({ ok: false, problem: 'scope must be "full" or "flag"' });
+    expect(JSON.stringify(reading)).not.toContain('zzzz');
+  }
+  expect(readOperatorRequest({ actor: 'ana', extra: 1 }, 'rollback')).toMatchObject({
+    ok: false,
+    problem: 'only "actor", "reason" and "scope" are accepted',
+  });
+  for (const action of ['pause', 'resume', 'approve', undefined] as const) {
+    expect(readOperatorRequest({ actor: 'ana', scope: 'flag' }, action)).toMatchObject({
+      ok: false,
+      problem: 'only "actor" and "reason" are accepted ("scope" is for rollback only)',
+    });
+  }
+});
+
+test('whatever a rollback carries, the outcome is bounded and the scope one of the two', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(anyPayload, fc.record({ actor: fc.string(), scope: fc.jsonValue() }, { requiredKeys: [] })),
+      (payload) => {
+        const reading = readOperatorRequest(payload, 'rollback');
+        if (reading.ok) expect([undefined, 'flag', 'full']).toContain(reading.request.scope);
+        else expect(reading.problem.length + reading.payload.length).toBeLessThanOrEqual(400);
+      },
+    ),
+    { numRuns: 1_000 },
+  );
+});
