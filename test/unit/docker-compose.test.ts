@@ -44,6 +44,7 @@ const EXPECTED_SERVICES = [
   'redis',
   'worker',
   'config-service',
+  'grafana',
 ];
 /** Services that do their work and exit; every other service runs until stopped. */
 const ONE_SHOTS = new Set(['temporal-schema', 'temporal-setup']);
@@ -343,7 +344,8 @@ describe('docker-compose.yml', () => {
         .map((name) => [name, portsOf(name).filter((port) => port.published !== undefined)] as const)
         .filter(([, ports]) => ports.length > 0),
     );
-    expect(Object.keys(published).sort()).toEqual(['config-service', 'prometheus', 'temporal-ui']);
+    expect(Object.keys(published).sort()).toEqual(['config-service', 'grafana', 'prometheus', 'temporal-ui']);
+    expect(portsOf('grafana')).toEqual([expect.objectContaining({ published: 3000, target: 3000 })]);
 
     const exposedWidely = Object.entries(published).flatMap(([name, ports]) =>
       ports
