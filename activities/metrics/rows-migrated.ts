@@ -54,3 +54,34 @@ export async function rowsMigratedCounter(
   const metrics = new ActivityMetrics(context.metricMeter, metricErrorLogger(context));
   return (rows) => metrics.add(ROWS_MIGRATED, { ...labels, table }, rows);
 }
+
+/**
+ * {@link rowsMigratedCounter} for a phase whose checkpoints carry a running total (the key migration's
+ * `totals.renamed + totals.discarded`, the template migration's `totals.written`): call it with each
+ * checkpoint's total and it counts the increase. Start it at the total of the checkpoint the attempt resumes
+ * from, so a retried attempt never counts the earlier attempt's batches again.
+ *
+ * @example
+ * const rows = (p?: KeyMigrationProgress) => (p ? p.totals.renamed + p.totals.discarded : 0);
+ * const counted = await rowsMigratedTotals(deps.db, Context.current(), rolloutId, 'runtime_config', rows(run.resume));
+ * onProgress: (progress) => { run.onProgress(progress); counted(rows(progress)); }
+ */
+export async function rowsMigratedTotals(
+  db: Kysely<Database>,
+  context: Pick<Context, 'metricMeter' | 'log'>,
+  rolloutId: string,
+  table: MigratedTable,
+  resumedTotal: number,
+): Promise<(total: number) => void> {
+  return countIncreases(await rowsMigratedCounter(db, context, rolloutId, table), resumedTotal);
+}
+
+/** Turns running totals into increases for `add`, starting from `start` (never counting a total twice). */
+export function countIncreases(add: (rows: number) => void, start: number): (total: number) => void {
+  let counted = start;
+  return (total) => {
+    if (!(total > counted)) return;
+    add(total - counted);
+    counted = total;
+  };
+}

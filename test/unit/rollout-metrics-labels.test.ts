@@ -8,7 +8,7 @@ import {
   ROWS_MIGRATED,
 } from '../../activities/metrics/activity-metrics';
 import { recordGateMeasurement } from '../../activities/metrics/gate-metrics';
-import { countRowsMigrated } from '../../activities/metrics/rows-migrated';
+import { countIncreases, countRowsMigrated } from '../../activities/metrics/rows-migrated';
 import {
   METRIC_PHASES,
   metricTags,
@@ -174,4 +174,11 @@ test('countRowsMigrated adds the batch to the table series of the activity meter
   expect(Object.fromEntries(points)).toEqual({
     'rollout_rows_migrated_total{environment=e,flag=f,table=runtime_config}': 750,
   });
+});
+
+test('running totals from checkpoints count each row once, from the checkpoint an attempt resumes at', () => {
+  const added: number[] = [];
+  const counted = countIncreases((rows) => added.push(rows), 1_000);
+  for (const total of [1_000, 1_500, 1_500, 2_250, 2_000, 3_000]) counted(total);
+  expect(added).toEqual([500, 750, 750]);
 });
