@@ -1,4 +1,10 @@
-import { condition, patched, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  patched,
+  setCurrentDetails,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { ROLLOUT_OUTCOME, ROLLOUT_PAUSED } from '../src/temporal/search-attributes';
 import { renderCurrentDetails } from './current-details';
 import type { RolloutStatus } from './rollout-status';
@@ -24,12 +30,14 @@ export class UiPresence {
 
   /** Starts following the status; returns at once. */
   follow(): void {
-    void (async () => {
+    // Not cancellable: a cancelled rollout still compensates (and must keep showing it); a cancelled wait here
+    // would be an unhandled rejection that fails every workflow task of the cancel.
+    void CancellationScope.nonCancellable(async () => {
       for (;;) {
         await condition(() => this.stale());
         this.publish();
       }
-    })();
+    });
   }
 
   /** Publishes now (before the workflow returns, so the last state is never left to the loop). */
