@@ -4,10 +4,9 @@ import { temporal as proto } from '@temporalio/proto';
 import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
-import {
-  keyMigrationProgressSchema,
-  type KeyMigrationProgress,
-} from '../../activities/key-migration/key-migration';
+import { keyMigrationProgressSchema } from '../../activities/key-migration/key-migration';
+import { templateMigrationProgressSchema } from '../../activities/template-migration/template-migration';
+import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { RolloutWorkflow, rollbackUpdate } from '../../workflows';
 import { generateLegacyData } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
@@ -16,10 +15,11 @@ import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers
 /**
  * Issue 9, must show 8: a rollback requested in the middle of a key migration of 500,000 rows takes effect
  * within 10 s (the migration activity, cancelled through its heartbeat, stops at a batch boundary and the
- * restore starts) and the restore brings runtime_config back exactly.
+ * restore starts) and the restore brings runtime_config back exactly. The same for the template migration.
  */
 
 const ROWS = 500_000;
+const TEMPLATES = 100_000;
 /** The must-show's bound, from the rollback request to the migration stopped and the restore started. */
 const BOUND_S = 10;
 
@@ -36,6 +36,23 @@ beforeAll(async () => {
     camelShare: 0.5,
     skipTriggers: true,
   }));
+  // camelCase preferences (some with both spellings, some invalid), as in data-phase-crash.test.ts.
+  await sql`
+    insert into prompt_templates (id, name, body, llm_preferences, updated_at)
+    overriding system value
+    select g, 'template ' || g, 'You are a helpful assistant. ' || g,
+           case when g % 100 = 0 then jsonb_build_object('temperature', 5, 'maxTokens', 256 + g % 1000)
+                when g % 20 = 2 then jsonb_build_object('maxTokens', 256, 'max_tokens', 512, 'topP', 0.95)
+                else jsonb_build_object('maxTokens', 256 + g % 1000, 'topP', 0.9, 'temperature', 0.7,
+                                        'frequencyPenalty', 0.1, 'stopSequences', jsonb_build_array('END'))
+           end,
+           timestamptz '2025-01-01' + g * interval '1 second'
+    from generate_series(1, ${TEMPLATES}::int) as g
+  `.execute(database.db);
+  await sql`select setval(pg_get_serial_sequence('prompt_templates', 'id'), ${TEMPLATES}::bigint)`.execute(
+    database.db,
+  );
+  await sql`analyze prompt_templates`.execute(database.db);
 }, 120_000);
 
 afterAll(async () => {
@@ -44,43 +61,46 @@ afterAll(async () => {
 });
 
 /** Every row's every column, in id order, as one md5: equal only if the table is exactly the same. */
-async function tableChecksum(): Promise<{ rows: number; md5: string }> {
+async function tableChecksum(table: string): Promise<{ rows: number; md5: string }> {
   const result = await sql<{ rows: string; md5: string }>`
     select count(*)::text as rows, md5(string_agg(t::text, E'\\n' order by t.id)) as md5
-    from runtime_config t
+    from ${sql.table(table)} t
   `.execute(database.db);
   const row = result.rows[0]!;
   return { rows: Number(row.rows), md5: row.md5 };
 }
 
 /** The table's indexes and constraints, by definition. */
-async function tableShape(): Promise<string[]> {
+async function tableShape(table: string): Promise<string[]> {
   const result = await sql<{ def: string }>`
-    select pg_get_indexdef(indexrelid) as def from pg_index where indrelid = 'runtime_config'::regclass
+    select pg_get_indexdef(indexrelid) as def from pg_index where indrelid = ${table}::regclass
     union all
-    select pg_get_constraintdef(oid) from pg_constraint where conrelid = 'runtime_config'::regclass
+    select pg_get_constraintdef(oid) from pg_constraint where conrelid = ${table}::regclass
     order by 1
   `.execute(database.db);
   return result.rows.map((row) => row.def);
 }
 
-/** How far the migration got, from its checkpoint: the rename by ids, the dedupe by rows discarded. */
-function doneOf(progress: KeyMigrationProgress): { step: string; done: number; total: number } {
-  return progress.step === 'rename'
-    ? { step: 'rename', done: progress.renameCursor, total: ROWS }
-    : { step: progress.step, done: progress.totals.discarded, total: duplicates };
-}
-
 const eventMs = (event: proto.api.history.v1.IHistoryEvent) => optionalTsToMs(event.eventTime) ?? NaN;
 const { EventType } = proto.api.enums.v1;
 
-test('a rollback mid-way through a 500,000-row key migration stops it within 10 s and restores the table exactly', async () => {
-  const before = await tableChecksum();
-  const shapeBefore = await tableShape();
-  expect(before.rows).toBe(ROWS);
-  const rolloutId = `r-${uniqueSuffix()}`;
+interface MidPhase {
+  table: 'runtime_config' | 'prompt_templates';
+  phases: RolloutPlanInput['phases'];
+  activity: 'migrateKeys' | 'migrateTemplates';
+  restore: 'restoreTable' | 'restoreTemplates';
+  /** How far the phase got by its checkpoint (heartbeat details), when they can be read. */
+  progress: (details: unknown) => { at: string; done: number; total: number } | undefined;
+}
 
-  await temporal.withWorker(database.db, async () => {
+/**
+ * Starts a rollout of `phase.table`, waits until the phase's own checkpoint shows it mid-way (done > 0 and
+ * < total), asks for a rollback, and returns when the phase stopped and its restore started (seconds after
+ * the request, from the workflow history) and where it was.
+ */
+async function rollBackMidPhase(phase: MidPhase) {
+  const rolloutId = `r-${uniqueSuffix()}`;
+  return temporal.withWorker(database.db, async () => {
     const handle = await temporal.client.workflow.start(RolloutWorkflow, {
       workflowId: rolloutId,
       taskQueue: temporal.taskQueue,
@@ -90,75 +110,117 @@ test('a rollback mid-way through a 500,000-row key migration stops it within 10 
           plan: {
             flag: `mid-${uniqueSuffix()}`,
             unleash: { environment: 'development' },
-            backup: { tables: ['runtime_config'] },
-            phases: { migrateKeys: true, migrateTemplates: false, seedModels: false },
+            backup: { tables: [phase.table] },
+            phases: phase.phases,
             stages: [{ percent: 100, soak: '0s' }],
           },
-          requestedBy: 'jest@rollback-mid-keys',
+          requestedBy: 'jest@rollback-mid-phase',
         },
       ],
     });
 
-    // Mid-way: the migration's own checkpoint (heartbeat details) says some rows are done, not all.
-    let midway: ReturnType<typeof doneOf> | undefined;
+    let midway: ReturnType<MidPhase['progress']>;
     for (const deadline = Date.now() + 90_000; midway === undefined; await sleep(50)) {
-      if (Date.now() > deadline) throw new Error('the key migration never showed progress mid-way');
+      if (Date.now() > deadline) throw new Error(`${phase.activity} never showed progress mid-way`);
       const description = await handle.describe();
       if (description.status.name !== 'RUNNING') throw new Error(`rollout ended: ${description.status.name}`);
-      const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'migrateKeys');
+      const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === phase.activity);
       const payload = pending?.heartbeatDetails?.payloads?.[0];
       if (!payload) continue;
-      const progress = keyMigrationProgressSchema.safeParse(defaultPayloadConverter.fromPayload(payload));
-      if (!progress.success || !['rename', 'dedupe'].includes(progress.data.step)) continue;
-      const where = doneOf(progress.data);
-      if (where.done > 0 && where.done < where.total) midway = where;
+      const where = phase.progress(defaultPayloadConverter.fromPayload(payload));
+      if (where && where.done > 0 && where.done < where.total) midway = where;
     }
 
     const requestedAt = Date.now();
     await handle.executeUpdate(rollbackUpdate, {
-      args: [{ actor: 'jest@rollback-mid-keys', reason: 'stop the migration' }],
+      args: [{ actor: 'jest@rollback-mid-phase', reason: 'stop the migration' }],
     });
     expect((await handle.result()).outcome).toBe('rolled_back');
 
-    // From the history: when the migration activity stopped (cancelled) and the restore started.
+    // From the history: when the phase's activity stopped (cancelled) and the restore started.
     const events = (await handle.fetchHistory()).events ?? [];
     const scheduled = new Map<string, string>();
     for (const event of events) {
       const name = event.activityTaskScheduledEventAttributes?.activityType?.name;
       if (name) scheduled.set(String(event.eventId), name);
     }
-    const activityOf = (id: unknown) => scheduled.get(String(id));
-    const cancelled = events.find(
-      (e) =>
-        e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED &&
-        activityOf(e.activityTaskCanceledEventAttributes?.scheduledEventId) === 'migrateKeys',
-    );
-    const restoreStarted = events.find(
-      (e) =>
-        e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED &&
-        activityOf(e.activityTaskStartedEventAttributes?.scheduledEventId) === 'restoreTable',
-    );
-    const completedMigration = events.find(
-      (e) =>
-        e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED &&
-        activityOf(e.activityTaskCompletedEventAttributes?.scheduledEventId) === 'migrateKeys',
-    );
-    expect(completedMigration).toBeUndefined();
+    const find = (type: number, activity: string) =>
+      events.find((e) => {
+        const attributes =
+          e.activityTaskCanceledEventAttributes ??
+          e.activityTaskStartedEventAttributes ??
+          e.activityTaskCompletedEventAttributes;
+        return e.eventType === type && scheduled.get(String(attributes?.scheduledEventId)) === activity;
+      });
+    expect(find(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, phase.activity)).toBeUndefined();
+    const cancelled = find(EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED, phase.activity);
+    const restoreStarted = find(EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED, phase.restore);
     expect(cancelled).toBeDefined();
     expect(restoreStarted).toBeDefined();
     const stoppedS = (eventMs(cancelled!) - requestedAt) / 1000;
     const restoreS = (eventMs(restoreStarted!) - requestedAt) / 1000;
     process.stdout.write(
-      `[rollback-mid-keys] requested at ${midway.step} ${midway.done}/${midway.total}; migration stopped after ${stoppedS.toFixed(2)} s, restore started after ${restoreS.toFixed(2)} s\n`,
+      `[rollback-mid-phase] ${phase.activity}: requested at ${midway.at} ${midway.done}/${midway.total}; stopped after ${stoppedS.toFixed(2)} s, restore started after ${restoreS.toFixed(2)} s\n`,
     );
-    expect(stoppedS).toBeLessThan(restoreS);
-    expect(restoreS).toBeLessThan(BOUND_S);
+    const kinds = (await listAuditEvents(database.db, rolloutId)).map((e) => e.kind);
+    return { stoppedS, restoreS, kinds };
   });
+}
+
+test('a rollback mid-way through a 500,000-row key migration stops it within 10 s and restores the table exactly', async () => {
+  const before = await tableChecksum('runtime_config');
+  const shapeBefore = await tableShape('runtime_config');
+  expect(before.rows).toBe(ROWS);
+
+  const { stoppedS, restoreS, kinds } = await rollBackMidPhase({
+    table: 'runtime_config',
+    phases: { migrateKeys: true, migrateTemplates: false, seedModels: false },
+    activity: 'migrateKeys',
+    restore: 'restoreTable',
+    // The rename counted by ids, the dedupe by rows discarded.
+    progress: (details) => {
+      const parsed = keyMigrationProgressSchema.safeParse(details);
+      if (!parsed.success) return undefined;
+      const progress = parsed.data;
+      if (progress.step === 'rename') return { at: 'rename', done: progress.renameCursor, total: ROWS };
+      if (progress.step === 'dedupe')
+        return { at: 'dedupe', done: progress.totals.discarded, total: duplicates };
+      return undefined;
+    },
+  });
+  expect(stoppedS).toBeLessThan(restoreS);
+  expect(restoreS).toBeLessThan(BOUND_S);
 
   // Every row back exactly (ids, keys, values, timestamps), the duplicates included; the constraint gone.
-  expect(await tableChecksum()).toEqual(before);
-  expect(await tableShape()).toEqual(shapeBefore);
-  const kinds = (await listAuditEvents(database.db, rolloutId)).map((e) => e.kind);
+  expect(await tableChecksum('runtime_config')).toEqual(before);
+  expect(await tableShape('runtime_config')).toEqual(shapeBefore);
   expect(kinds).not.toContain('keys_migrated');
   expect(kinds.slice(-4)).toEqual(['operator_rollback', 'rollback_started', 'keys_restored', 'rolled_back']);
+}, 180_000);
+
+test('a rollback mid-way through the template migration of 100,000 templates stops it and restores them exactly', async () => {
+  const before = await tableChecksum('prompt_templates');
+  expect(before.rows).toBe(TEMPLATES);
+
+  const { stoppedS, restoreS, kinds } = await rollBackMidPhase({
+    table: 'prompt_templates',
+    phases: { migrateKeys: false, migrateTemplates: true, seedModels: false },
+    activity: 'migrateTemplates',
+    restore: 'restoreTemplates',
+    progress: (details) => {
+      const parsed = templateMigrationProgressSchema.safeParse(details);
+      return parsed.success ? { at: 'template', done: parsed.data.cursor, total: TEMPLATES } : undefined;
+    },
+  });
+  expect(stoppedS).toBeLessThan(restoreS);
+  expect(restoreS).toBeLessThan(BOUND_S);
+
+  expect(await tableChecksum('prompt_templates')).toEqual(before);
+  expect(kinds).not.toContain('templates_migrated');
+  expect(kinds.slice(-4)).toEqual([
+    'operator_rollback',
+    'rollback_started',
+    'templates_restored',
+    'rolled_back',
+  ]);
 }, 180_000);
