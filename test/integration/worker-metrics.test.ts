@@ -1,13 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { parseExposition, type ExpositionSample } from '../../activities/gates/exposition';
 import { setConfig } from '../../db/runtime-config-queries';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
-import { createSecretBox } from '../../src/secrets/secret-box';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { RolloutWorkflow } from '../../workflows';
 import { waitForStatus } from '../helpers/rollout-test-helpers';
-import { call, startServiceHarness, type ServiceHarness } from '../helpers/service-harness';
-import { TEST_TOKENS } from '../helpers/service-tokens';
+import type { ServiceHarness } from '../helpers/service-harness';
+import { startServiceUnderLoad } from '../helpers/service-under-load';
 import { archiveFlag, freePort, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
@@ -20,8 +18,6 @@ import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-proces
  * confirmed percent, phase, gate value, threshold and verdicts, rollbacks by cause, with bounded labels only.
  */
 
-const USERS = Array.from({ length: 60 }, (_unused, index) => `metrics-user-${index}`);
-const secretBox = createSecretBox({ currentKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) });
 /** Labels a rollout series may carry: ours, and the ones the SDK adds to every custom metric. */
 const ALLOWED_LABELS = new Set([
   'flag',
@@ -49,13 +45,11 @@ beforeAll(async () => {
   await setConfig(database.db, { key: 'max_tokens', userId: null, value: 1024, valueType: 'number' });
   const address = `127.0.0.1:${await freePort()}`;
   metricsUrl = `http://${address}/metrics`;
-  // The helper hands its own environment to the worker: set the address just for that spawn.
-  process.env.WORKER_METRICS_ADDRESS = address;
-  try {
-    worker = await startWorkerProcess({ taskQueue: temporal.taskQueue, databaseUrl: database.url });
-  } finally {
-    delete process.env.WORKER_METRICS_ADDRESS;
-  }
+  worker = await startWorkerProcess({
+    taskQueue: temporal.taskQueue,
+    databaseUrl: database.url,
+    env: { WORKER_METRICS_ADDRESS: address },
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -90,7 +84,7 @@ function find(series: ExpositionSample[], name: string, labels: Record<string, s
   );
 }
 
-function describe(series: ExpositionSample[]): string {
+function showSeries(series: ExpositionSample[]): string {
   return series
     .map(
       (s) =>
@@ -101,32 +95,14 @@ function describe(series: ExpositionSample[]): string {
     .join('\n');
 }
 
-/** The config service on the test database, routing by `flag`, with a load loop reading through it. */
+/** The config service on the test database routing by `flag` (at 0 % in Unleash), under load. */
 async function serviceUnderLoad(flag: string) {
   await setFlagPercent(temporal.env, flag, 0);
-  const harness: ServiceHarness = await startServiceHarness({
-    databaseUrl: database.url,
-    secretBox,
-    flagName: flag,
-    service: { faultRate: 0 },
-  });
-  let running = true;
-  const load = (async () => {
-    while (running) {
-      for (const user of USERS) {
-        if (!running) break;
-        await call(harness.url, 'GET', '/api/config/maxTokens', { userId: user });
-      }
-    }
-  })();
+  const service = await startServiceUnderLoad({ databaseUrl: database.url, flag, load: true });
   return {
-    harness,
-    setFault: (rate: number) =>
-      call(harness.url, 'POST', '/admin/fault', { body: { rate }, token: TEST_TOKENS.admin.token }),
+    ...service,
     close: async () => {
-      running = false;
-      await load;
-      await harness.close();
+      await service.close();
       await archiveFlag(temporal.env, flag);
     },
   };
@@ -195,7 +171,7 @@ test('a healthy gated rollout: percent 100, phase complete, gate values, thresho
       flag,
       (s) => find(s, 'rollout_phase', { phase: 'complete' })[0]?.value === 1,
     );
-    console.log(`scraped rollout series of a completed rollout:\n${describe(series)}`);
+    console.log(`scraped rollout series of a completed rollout:\n${showSeries(series)}`);
     expect(find(series, 'rollout_percent', env).map((s) => s.value)).toEqual([100]);
     expect(find(series, 'rollout_phase', { ...env, phase: 'complete' }).map((s) => s.value)).toEqual([1]);
     expect(find(series, 'rollout_phase', { ...env, phase: 'ramp' }).map((s) => s.value)).toEqual([0]);
@@ -235,7 +211,7 @@ test('a gate failure at 50%: percent 0, phase rollback, fail verdicts and one ro
     expect(find(atFifty, 'rollout_percent', env).map((s) => s.value)).toEqual([50]);
     expect(find(atFifty, 'rollout_phase', { ...env, phase: 'ramp' }).map((s) => s.value)).toEqual([1]);
 
-    expect((await service.setFault(0.5)).status).toBe(200);
+    await service.setFault(0.5);
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0 });
 
@@ -244,7 +220,7 @@ test('a gate failure at 50%: percent 0, phase rollback, fail verdicts and one ro
       (s) =>
         find(s, 'rollout_rollbacks_total', env).length > 0 && find(s, 'rollout_percent', env)[0]?.value === 0,
     );
-    console.log(`scraped rollout series of a rolled-back rollout:\n${describe(series)}`);
+    console.log(`scraped rollout series of a rolled-back rollout:\n${showSeries(series)}`);
     expect(find(series, 'rollout_percent', env).map((s) => s.value)).toEqual([0]);
     expect(find(series, 'rollout_phase', { ...env, phase: 'rollback' }).map((s) => s.value)).toEqual([1]);
     expect(find(series, 'rollout_phase', { ...env, phase: 'ramp' }).map((s) => s.value)).toEqual([0]);
