@@ -231,3 +231,32 @@ test.each([
     ]);
   },
 );
+
+test.each([
+  { planScope: 'flag' as const, undone: ['setFlagPercent:0'] },
+  { planScope: 'full' as const, undone: ['setFlagPercent:0', ...dataUndo] },
+])('a failed gate rolls back with the plan default ($planScope)', async ({ planScope, undone }) => {
+  const fakes = fakeActivities({
+    runStageGates: async () => ({
+      outcome: 'failed',
+      gate: 'health',
+      onFailure: 'rollback',
+      measurement: { verdict: 'fail', value: 9, threshold: 1, sample: 40, detail: 'too many errors' },
+      auditKey: 'gate-s1-r0-health#1',
+      gates: [],
+    }),
+  });
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, {
+      rollback: { scope: planScope },
+      stages: [
+        { percent: 10, soak: '2s' },
+        { percent: 100, soak: '0s' },
+      ],
+      gates: { health: { provider: 'http', url: 'http://127.0.0.1:9/health', interval: '1s' } },
+    });
+    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+  });
+  expect(sagaSteps(fakes.calls).slice(-undone.length - 1)).toEqual(['runStageGates', ...undone]);
+  expect(audit(fakes.calls, 'rollback_started')).toEqual([expect.objectContaining({ scope: planScope })]);
+});
