@@ -1,5 +1,6 @@
 import {
   isGrpcServiceError,
+  NamespaceNotFoundError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
 } from '@temporalio/client';
@@ -20,9 +21,14 @@ export const EXIT_CODES = [
   {
     code: 2,
     meaning:
-      'bad usage or input: unknown command or option, invalid plan file, invalid or unknown rollout id',
+      'bad usage or input: unknown command or option, invalid plan file, invalid or unknown rollout id or namespace',
   },
   { code: 3, meaning: 'a service did not answer: Temporal, Postgres or Unleash unreachable or timed out' },
+  {
+    code: 4,
+    meaning:
+      'watch --timeout (start --watch --timeout): the time ran out while the rollout still runs (it goes on)',
+  },
 ] as const;
 
 export type ExitCode = (typeof EXIT_CODES)[number]['code'];
@@ -40,6 +46,14 @@ export class RequestRefusedError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'RequestRefusedError';
+  }
+}
+
+/** `watch --timeout` ran out while the rollout was still running (the rollout goes on): exit 4. */
+export class WatchTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WatchTimeoutError';
   }
 }
 
@@ -111,9 +125,11 @@ export function isUnreachable(error: unknown): boolean {
  */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+  if (error instanceof WatchTimeoutError) return 4;
   if (isUnreachable(error)) return 3;
   if (
     error instanceof UsageError ||
+    error instanceof NamespaceNotFoundError ||
     error instanceof PlanError ||
     error instanceof WorkflowNotFoundError ||
     error instanceof WorkflowExecutionAlreadyStartedError
@@ -125,5 +141,6 @@ export function exitCodeFor(error: unknown): ExitCode {
 
 /** The table for `rollout --help`. */
 export function exitCodesHelp(): string {
-  return `\nExit codes:\n${EXIT_CODES.map(({ code, meaning }) => `  ${code}  ${meaning}`).join('\n')}\n`;
+  // No newline at the end: commander ends each help text with one.
+  return `\nExit codes:\n${EXIT_CODES.map(({ code, meaning }) => `  ${code}  ${meaning}`).join('\n')}`;
 }

@@ -1,45 +1,76 @@
 import { formatDuration } from '../plan/duration';
+import type { RolloutStatus } from '../../workflows/rollout-status';
+import { formatProgressLine } from './format-progress';
 import type { RolloutView } from './read-rollout';
 
-function stageLine(view: RolloutView): string | undefined {
-  const status = view.status;
-  if (!status) return undefined;
+/** Outcomes after which `error` is what started a rollback (an operator's reason, a gate, a failure). */
+const ROLLED_BACK = new Set(['rolled_back', 'cancelled', 'rollback_failed']);
+
+/**
+ * One mark per stage: `✓` done, `▶` the stage the ramp is at (soaking, or waiting to go on), `✗` the stage a
+ * rollout that did not complete stopped at, `·` not reached. A completed rollout has every stage done.
+ *
+ * @example
+ * stageMarks({ stages: [{ percent: 10 }, { percent: 100 }], stageIndex: 1, outcome: 'completed' });
+ * // '✓ 10%  ✓ 100%'
+ */
+export function stageMarks(status: Pick<RolloutStatus, 'stages' | 'stageIndex' | 'outcome'>): string {
   return status.stages
     .map((stage, index) => {
-      const reached = status.stageIndex !== null && index <= status.stageIndex;
-      const mark = reached ? (index === status.stageIndex ? '▶' : '✓') : '·';
+      const at = status.stageIndex;
+      let mark = '·';
+      if (at !== null && index < at) mark = '✓';
+      else if (at !== null && index === at) {
+        mark = status.outcome === 'completed' ? '✓' : status.outcome === 'running' ? '▶' : '✗';
+      }
       return `${mark} ${stage.percent}%${stage.soakMs > 0 ? ` (soak ${formatDuration(stage.soakMs)})` : ''}`;
     })
     .join('  ');
+}
+
+/**
+ * The label of `status.error`: once a rollback has started (or ended) the text is its cause, e.g. the
+ * operator's reason; only a rollout that failed with nothing to undo shows it as an error.
+ */
+export function errorLabel(status: Pick<RolloutStatus, 'phase' | 'outcome'>): string {
+  return status.phase === 'rollback' || ROLLED_BACK.has(status.outcome) ? 'rollback cause' : 'error';
 }
 
 /** Human output of `rollout status`: where the rollout is, its stages, backups and audit log. */
 export function formatRollout(view: RolloutView, uiUrl: string): string {
   const lines: string[] = [];
   const status = view.status;
+  // Labels in a 12-column gutter (scripts and tests match it); a longer label just pushes its line.
+  const field = (label: string, text: string) => lines.push(`  ${label.padEnd(11)} ${text}`);
   lines.push(`rollout ${view.rolloutId}  [${view.execution}]`);
   if (status) {
-    lines.push(`  flag        ${status.flag} (${status.project}/${status.environment})`);
-    lines.push(`  phase       ${status.phase}   outcome ${status.outcome}   percent ${status.percent}%`);
-    lines.push(`  stages      ${stageLine(view)}`);
-    if (status.soakEndsAt) lines.push(`  soak ends   ${status.soakEndsAt}`);
-    if (status.paused) lines.push(`  PAUSED      by ${status.pausedBy} (rollout resume ${view.rolloutId})`);
+    field('flag', `${status.flag} (${status.project}/${status.environment})`);
+    field('phase', `${status.phase}   outcome ${status.outcome}   percent ${status.percent}%`);
+    field('stages', stageMarks(status));
+    if (status.soakEndsAt) field('soak ends', status.soakEndsAt);
+    if (status.paused) field('PAUSED', `by ${status.pausedBy} (rollout resume ${view.rolloutId})`);
     if (status.awaitingApproval !== null) {
       const stage = status.stages[status.awaitingApproval];
-      lines.push(
-        `  WAITING     for approval of stage ${status.awaitingApproval + 1} (${stage?.percent}%): rollout approve ${view.rolloutId}`,
+      field(
+        'WAITING',
+        `for approval of stage ${status.awaitingApproval + 1} (${stage?.percent}%): rollout approve ${view.rolloutId}`,
       );
     }
     for (const backup of status.backups) {
-      lines.push(
-        `  backup      ${backup.sourceTable} → ${backup.backupTable}: ${backup.rowCount} rows, checksum ${backup.checksum}`,
+      field(
+        'backup',
+        `${backup.sourceTable} → ${backup.backupTable}: ${backup.rowCount} rows, checksum ${backup.checksum}`,
       );
     }
-    if (status.error) lines.push(`  error       ${status.error}`);
+    if (status.error) field(errorLabel(status), status.error);
+    for (const failure of status.rollbackFailures ?? [])
+      field('NOT UNDONE', `${failure.phase}: ${failure.error}`);
+    if (status.operatorAction) field('to do', status.operatorAction);
   } else if (view.statusUnavailable) {
-    lines.push(`  status      unavailable: ${view.statusUnavailable}`);
+    field('status', `unavailable: ${view.statusUnavailable}`);
   }
-  lines.push(`  temporal    ${uiUrl}`);
+  if (view.progress) field('progress', formatProgressLine(view.progress));
+  field('temporal', uiUrl);
   lines.push('  audit log');
   if (view.audit.length === 0) lines.push('    (no decisions recorded yet)');
   for (const event of view.audit) {

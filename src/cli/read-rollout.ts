@@ -1,9 +1,19 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { sql } from 'kysely';
 import { listAuditEvents } from '../../db/audit-events';
 import type { AuditEventRow } from '../../db/schema';
 import { statusQuery } from '../../workflows/rollout-messages';
 import type { RolloutStatus } from '../../workflows/rollout-status';
-import { UsageError } from './exit-codes';
+import {
+  dataPhaseActivity,
+  readDataProgress,
+  totalsNeeded,
+  type DataProgress,
+  type KnownTotals,
+  type PendingActivity,
+} from './data-progress';
+import { isUnreachable, UsageError } from './exit-codes';
+import { pendingActivities } from './pending-activities';
 import type { RolloutConnections } from './rollout-connections';
 
 /** No workflow has this id (never started, or gone from Temporal): exit 2 like any bad input. */
@@ -24,7 +34,21 @@ export interface RolloutView {
   status: RolloutStatus | null;
   /** Why the workflow's status is missing (no worker polling, for example). */
   statusUnavailable: string | null;
+  /** The running data phase's batch progress from its last heartbeat, while one runs. */
+  progress: DataProgress | null;
   audit: AuditEventRow[];
+}
+
+/** What the Temporal server alone says about a rollout. */
+export interface RolloutDescription {
+  execution: string;
+  taskQueue: string;
+  runId: string;
+  /** The first run of the chain (a rollout continues as new when its history grows). */
+  firstRunId: string | null;
+  /** True once someone asked for the workflow's cancellation. */
+  cancelRequested: boolean;
+  pending: PendingActivity[];
 }
 
 /** A query needs a worker; without one it would hang, so the CLI gives up after this long. */
@@ -36,13 +60,20 @@ const DESCRIBE_TIMEOUT_MS = 10_000;
 export async function describeRollout(
   connections: RolloutConnections,
   rolloutId: string,
-): Promise<{ execution: string; taskQueue: string }> {
+): Promise<RolloutDescription> {
   try {
     const description = await connections.client.connection.withDeadline(
       Date.now() + DESCRIBE_TIMEOUT_MS,
       () => connections.client.workflow.getHandle(rolloutId).describe(),
     );
-    return { execution: description.status.name, taskQueue: description.taskQueue };
+    return {
+      execution: description.status.name,
+      taskQueue: description.taskQueue,
+      runId: description.runId,
+      firstRunId: description.raw.workflowExecutionInfo?.firstRunId || null,
+      cancelRequested: description.raw.workflowExtendedInfo?.cancelRequested === true,
+      pending: pendingActivities(description.raw),
+    };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw new RolloutNotFoundError(rolloutId);
     throw error;
@@ -55,7 +86,7 @@ export async function describeRollout(
  */
 export async function readRollout(connections: RolloutConnections, rolloutId: string): Promise<RolloutView> {
   const handle = connections.client.workflow.getHandle(rolloutId);
-  const { execution, taskQueue } = await describeRollout(connections, rolloutId);
+  const { execution, taskQueue, pending } = await describeRollout(connections, rolloutId);
   let status: RolloutStatus | null = null;
   let statusUnavailable: string | null = null;
   try {
@@ -71,6 +102,39 @@ export async function readRollout(connections: RolloutConnections, rolloutId: st
       `the workflow did not answer its status query within ${QUERY_TIMEOUT_MS / 1000} s ` +
       `(is a worker polling task queue ${taskQueue}? npm run worker): ${error instanceof Error ? error.message : String(error)}`;
   }
+  const progress = await readPendingProgress(connections, pending, status);
   const audit = await listAuditEvents(connections.db, rolloutId);
-  return { rolloutId, execution, taskQueue, status, statusUnavailable, audit };
+  return { rolloutId, execution, taskQueue, status, statusUnavailable, progress, audit };
+}
+
+/**
+ * The running data phase's progress, with the total its heartbeat details do not carry: runtime_config's
+ * highest id (one index probe) for the key migration's rename sweep, the backup's row count for the
+ * template migration.
+ */
+async function readPendingProgress(
+  connections: RolloutConnections,
+  pending: readonly PendingActivity[],
+  status: RolloutStatus | null,
+): Promise<DataProgress | null> {
+  const activity = dataPhaseActivity(pending);
+  if (!activity) return null;
+  const known: KnownTotals = {};
+  const needed = totalsNeeded(activity);
+  if (needed === 'runtimeConfigMaxId') {
+    try {
+      const result = await sql<{
+        max_id: string | number | null;
+      }>`select max(id) as max_id from runtime_config`.execute(connections.db);
+      const maxId = result.rows[0]?.max_id;
+      known.runtimeConfigMaxId = maxId === null || maxId === undefined ? null : Number(maxId);
+    } catch (error) {
+      // The total is a nicety: without it the position is shown alone. A Postgres that is down is not.
+      if (isUnreachable(error)) throw error;
+    }
+  } else if (needed === 'templateRows') {
+    const backup = status?.backups.find((b) => b.sourceTable === 'prompt_templates');
+    known.templateRows = backup ? Number(backup.rowCount) : null;
+  }
+  return readDataProgress(activity, known);
 }

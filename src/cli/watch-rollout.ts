@@ -1,25 +1,37 @@
-import { SingleBar } from 'cli-progress';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RolloutEvent } from '../../workflows/rollout-status';
-import { isUnreachable } from './exit-codes';
+import { formatDuration } from '../plan/duration';
+import { DataProgressReporter } from './data-progress-reporter';
+import { isUnreachable, WatchTimeoutError } from './exit-codes';
 import { describeRollout, readRollout, RolloutNotFoundError, type RolloutView } from './read-rollout';
 import type { RolloutConnections } from './rollout-connections';
 import { countRecentPollers } from './task-queue-pollers';
+import { TerminalBar } from './terminal-bar';
 import { WorkerPresence } from './worker-presence';
 
 export interface WatchOptions {
   json?: boolean;
   write: (text: string) => void;
-  /** Notices about the watch itself, such as no worker polling; stderr by default, so JSON output stays events. */
+  /**
+   * Notices about the watch itself (no worker polling) and plain progress lines; stderr by default, so JSON
+   * output stays events.
+   */
   notify?: (text: string) => void;
   intervalMs?: number;
   /** How often the task queue's pollers are looked up (default 5 s). */
   workerCheckEveryMs?: number;
   /** How often a missing worker is reported again while it stays missing (default 30 s). */
   workerRepeatEveryMs?: number;
-  /** A progress bar for soaks, on an interactive terminal only; logs get one line per event instead. */
+  /** Progress bars for soaks and data phases, on an interactive terminal only; logs get plain lines instead. */
   interactive?: boolean;
+  /** Plain progress lines of a data phase at most this often (default 5 s). */
+  progressEveryMs?: number;
+  /** Give up after this long with a {@link WatchTimeoutError} (exit 4); the rollout itself goes on. */
+  timeoutMs?: number;
 }
+
+/** Ends a follow loop that outlived its watch (the timeout already answered); never reaches the user. */
+class WatchStopped extends Error {}
 
 function eventKey(event: RolloutEvent): string {
   return `${event.at}|${event.kind}|${event.message}`;
@@ -27,25 +39,73 @@ function eventKey(event: RolloutEvent): string {
 
 /**
  * Follows a rollout until its workflow closes: prints each new event once, a soak progress bar on a
- * terminal, and a notice when no worker polls the rollout's task queue (a rollout without a worker does not
- * move, and would otherwise look merely slow). Returns the last view.
+ * terminal, a data phase's batch progress (a bar on a terminal, plain lines otherwise), and a notice when no
+ * worker polls the rollout's task queue (a rollout without a worker does not move, and would otherwise look
+ * merely slow). Returns the last view; with `timeoutMs`, gives up after that long and throws
+ * {@link WatchTimeoutError}.
  */
 export async function watchRollout(
   connections: RolloutConnections,
   rolloutId: string,
   options: WatchOptions,
 ): Promise<RolloutView> {
+  const bar = new TerminalBar(process.stderr);
+  let stopped = false;
+  let last: RolloutView | null = null;
+  const following = follow(connections, rolloutId, options, {
+    bar,
+    stopped: () => stopped,
+    seen: (view) => (last = view),
+  });
+  try {
+    if (options.timeoutMs === undefined) return await following;
+    const timeoutMs = options.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        stopped = true;
+        const status = last?.status;
+        const where = status
+          ? ` (phase ${status.phase}, ${status.percent}%)`
+          : last
+            ? ` (${last.execution.toLowerCase()})`
+            : '';
+        reject(
+          new WatchTimeoutError(
+            `gave up watching rollout ${rolloutId} after ${formatDuration(timeoutMs)} (--timeout): it is still running${where} ` +
+              `and goes on without the watch; follow it again with rollout watch ${rolloutId}`,
+          ),
+        );
+      }, timeoutMs);
+    });
+    // The follow loop still in flight when the time runs out stops at its next step; its outcome is moot.
+    following.catch(() => undefined);
+    try {
+      return await Promise.race([following, giveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    stopped = true;
+    bar.stop();
+  }
+}
+
+async function follow(
+  connections: RolloutConnections,
+  rolloutId: string,
+  options: WatchOptions,
+  control: { bar: TerminalBar; stopped: () => boolean; seen: (view: RolloutView) => void },
+): Promise<RolloutView> {
   const notify = options.notify ?? ((text: string) => process.stderr.write(text));
   const seen = new Set<string>();
   const interactive = options.interactive ?? (process.stderr.isTTY && !options.json);
-  let bar: SingleBar | undefined;
-  let barFor: string | null = null;
-  const stopBar = () => {
-    bar?.stop();
-    bar = undefined;
-    barFor = null;
-  };
-
+  const { bar } = control;
+  const dataProgress = new DataProgressReporter({
+    bar: interactive ? bar : null,
+    write: notify,
+    lineEveryMs: options.progressEveryMs,
+  });
   // Not found here is bad input (exit 2); the task queue is known before the first status query, which
   // itself waits for a worker.
   const described = await describeRollout(connections, rolloutId);
@@ -63,8 +123,8 @@ export async function watchRollout(
         described.taskQueue,
       );
       const notice = presence.observe(counts, Date.now());
-      if (notice) {
-        stopBar();
+      if (notice && !control.stopped()) {
+        bar.stop();
         notify(`${notice}\n`);
       }
     } catch (error) {
@@ -79,12 +139,14 @@ export async function watchRollout(
 
   for (;;) {
     await checkWorkers();
+    if (control.stopped()) throw new WatchStopped();
     let view: RolloutView;
     try {
       view = await readRollout(connections, rolloutId);
     } catch (error) {
+      if (control.stopped()) throw new WatchStopped();
       if (error instanceof RolloutNotFoundError) {
-        stopBar();
+        bar.stop();
         throw new Error(
           `rollout ${rolloutId} is no longer known to Temporal while being watched (deleted, or a dev server ` +
             'restarted without its state); its audit log stays in Postgres',
@@ -93,6 +155,8 @@ export async function watchRollout(
       }
       throw error;
     }
+    if (control.stopped()) throw new WatchStopped();
+    control.seen(view);
     running = view.execution === 'RUNNING';
     // A worker answered the status query: look again now rather than at the next scheduled check.
     if (presence.missing && running && view.status !== null) nextWorkerCheck = 0;
@@ -101,33 +165,29 @@ export async function watchRollout(
       const key = eventKey(event);
       if (seen.has(key)) continue;
       seen.add(key);
-      stopBar();
+      bar.stop();
       options.write(
         options.json
           ? `${JSON.stringify({ rolloutId, ...event })}\n`
           : `${event.at}  ${event.kind.padEnd(18)} ${event.message}\n`,
       );
     }
-    if (interactive && status?.soakEndsAt && status.stageIndex !== null) {
-      const stage = status.stages[status.stageIndex];
-      if (stage && barFor !== status.soakEndsAt) {
-        stopBar();
-        bar = new SingleBar({
-          format: `  soak at ${stage.percent}% [{bar}] {percentage}% | {remaining}s left`,
-          stream: process.stderr,
-        });
-        bar.start(stage.soakMs, 0, { remaining: Math.ceil(stage.soakMs / 1000) });
-        barFor = status.soakEndsAt;
-      }
-      if (bar && stage) {
-        const left = Math.max(0, Date.parse(status.soakEndsAt) - Date.now());
-        bar.update(stage.soakMs - left, { remaining: Math.ceil(left / 1000) });
-      }
-    } else if (!status?.soakEndsAt) {
-      stopBar();
+    const stage = status?.stageIndex != null ? status.stages[status.stageIndex] : undefined;
+    if (interactive && status?.soakEndsAt && stage) {
+      const left = Math.max(0, Date.parse(status.soakEndsAt) - Date.now());
+      bar.show(
+        `soak:${status.soakEndsAt}`,
+        `  soak at ${stage.percent}% [{bar}] {percentage}% | {remaining}s left`,
+        stage.soakMs,
+        stage.soakMs - left,
+        { remaining: Math.ceil(left / 1000) },
+      );
+    } else if (bar.showing?.startsWith('soak:')) {
+      bar.stop();
     }
+    dataProgress.observe(running ? view.progress : null);
     if (!running) {
-      stopBar();
+      bar.stop();
       return view;
     }
     await sleep(options.intervalMs ?? 500);

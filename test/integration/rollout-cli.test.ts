@@ -557,7 +557,7 @@ describe('a real rollout through the CLI', () => {
     // The final status block.
     expect(out).toContain(`rollout ${id}  [COMPLETED]`);
     expect(out).toMatch(/phase +complete +outcome completed +percent 100%/);
-    expect(out).toContain('✓ 10% (soak 1s)  ✓ 50% (soak 1s)  ▶ 100%');
+    expect(out).toContain('✓ 10% (soak 1s)  ✓ 50% (soak 1s)  ✓ 100%');
     expect(out).toMatch(
       new RegExp(`backup +runtime_config → backup_${id.replaceAll('-', '_')}__runtime_config: 2 rows`),
     );
