@@ -3,10 +3,24 @@ import { readEnv, type Env } from '../config/env';
 import { UsageError } from './exit-codes';
 import { openConnections, type RolloutConnections } from './rollout-connections';
 
-/** The environment, or a usage error (exit 2) naming each bad variable: it is input the user can fix. */
+/**
+ * Variables set by the command line (`--env-file`, `--address`, `--namespace`) over the environment; set by
+ * the program before each command runs (see connection-options.ts), so every command, including those
+ * registered elsewhere, reads the same settings through {@link readCliEnv}.
+ */
+let envOverrides: Readonly<Record<string, string>> = {};
+
+export function setEnvOverrides(overrides: Readonly<Record<string, string>>): void {
+  envOverrides = { ...overrides };
+}
+
+/**
+ * The environment with the command line's overrides on top, or a usage error (exit 2) naming each bad
+ * variable: it is input the user can fix.
+ */
 export function readCliEnv(): Env {
   try {
-    return readEnv();
+    return readEnv({ ...process.env, ...envOverrides });
   } catch (error) {
     throw new UsageError((error as Error).message, { cause: error });
   }

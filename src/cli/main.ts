@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json';
 import { loadDotenv } from '../config/load-dotenv';
+import { registerCancelCommand } from './cancel-command';
+import { addExamples } from './command-examples';
+import { addConnectionOptions } from './connection-options';
 import { exitCodeFor, exitCodesHelp } from './exit-codes';
 import { registerKeysCommand } from './keys-command';
 import { registerListCommand } from './list-command';
@@ -20,8 +23,9 @@ export function createProgram(): Command {
     .description('Move to the unified configuration and ramp it behind an Unleash flag, driven by Temporal.')
     .version(packageJson.version, '-V, --version', 'print the version of rollout')
     .exitOverride()
-    .showHelpAfterError()
-    .addHelpText('after', exitCodesHelp());
+    .showHelpAfterError();
+  addConnectionOptions(program);
+  program.addHelpText('after', exitCodesHelp());
   registerKeysCommand(program);
   registerPlanCommand(program);
   registerStartCommand(program);
@@ -29,7 +33,19 @@ export function createProgram(): Command {
   registerWatchCommand(program);
   registerListCommand(program);
   registerOperatorCommands(program);
+  registerCancelCommand(program);
+  addExamples(program);
   return program;
+}
+
+/**
+ * The arguments without a `--` right after the script. Node 20 looks at `--env-file <file>` anywhere on its
+ * command line, even after the script, and exits 9 ("node: <file>: not found") before the CLI runs when the
+ * file is missing; `node main.ts -- --env-file <file>` hides it from Node, so `src/cli/rollout` passes `--`
+ * first and the CLI drops it here.
+ */
+export function withoutLeadingSeparator(argv: readonly string[]): string[] {
+  return argv[2] === '--' ? [...argv.slice(0, 2), ...argv.slice(3)] : [...argv];
 }
 
 /**
@@ -41,7 +57,7 @@ export function createProgram(): Command {
  */
 export async function runCli(argv: readonly string[], program: Command = createProgram()): Promise<number> {
   try {
-    await program.parseAsync([...argv]);
+    await program.parseAsync(withoutLeadingSeparator(argv));
     return Number(process.exitCode ?? 0);
   } catch (error) {
     const code = exitCodeFor(error);
