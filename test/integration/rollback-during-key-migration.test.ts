@@ -4,11 +4,16 @@ import { temporal as proto } from '@temporalio/proto';
 import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
-import { keyMigrationProgressSchema } from '../../activities/key-migration/key-migration';
+import {
+  KEY_UNIQUE_CONSTRAINT,
+  keyMigrationProgressSchema,
+  runKeyMigration,
+  type KeyMigrationStep,
+} from '../../activities/key-migration/key-migration';
 import { templateMigrationProgressSchema } from '../../activities/template-migration/template-migration';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { RolloutWorkflow, rollbackUpdate } from '../../workflows';
-import { generateLegacyData } from '../helpers/config-fixtures';
+import { backupRuntimeConfig, generateLegacyData, insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
 
@@ -224,3 +229,37 @@ test('a rollback mid-way through the template migration of 100,000 templates sto
     'rolled_back',
   ]);
 }, 180_000);
+
+test.each(['constraint', 'verify'] as const)(
+  'a key migration cancelled once its sweeps are done stops before the %s step (each reads the whole table)',
+  async (step: KeyMigrationStep) => {
+    const small = await createTestDatabase(`abort_before_${step}`);
+    try {
+      await insertLegacyRows(small.db, [
+        { key: 'maxTokens', value: '1' },
+        { key: 'max_tokens', value: '2' },
+      ]);
+      const rolloutId = `r-${uniqueSuffix()}`;
+      await backupRuntimeConfig(small.db, rolloutId);
+      const controller = new AbortController();
+      const reached: KeyMigrationStep[] = [];
+      const migration = runKeyMigration(small.db, {
+        rolloutId,
+        signal: controller.signal,
+        onProgress: (progress) => {
+          reached.push(progress.step);
+          if (progress.step === step) controller.abort(new Error(`cancelled at ${step}`));
+        },
+      });
+      await expect(migration).rejects.toThrow(`cancelled at ${step}`);
+      expect(reached.at(-1)).toBe(step);
+      const constraint = await sql<{ n: number }>`
+        select count(*)::int as n from pg_constraint where conname = ${KEY_UNIQUE_CONSTRAINT}
+      `.execute(small.db);
+      // Cancelled before the index build: no constraint; cancelled after it: the constraint, but no verification.
+      expect(constraint.rows[0]?.n).toBe(step === 'constraint' ? 0 : 1);
+    } finally {
+      await small.drop();
+    }
+  },
+);
