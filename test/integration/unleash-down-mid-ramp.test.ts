@@ -48,6 +48,31 @@ afterAll(async () => {
   await database?.drop();
 });
 
+/**
+ * Waits until the `compare` gate passed a measurement at `stage` (1-based): the service has routed users to
+ * both paths by that stage's flag state, so it keeps doing so from its last known state once Unleash is down.
+ */
+async function untilComparePassed(rolloutId: string, stage: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const audit = await listAuditEvents(database.db, rolloutId);
+    const passed = audit.some(
+      (e) => e.kind === 'gate_measurement' && e.details.stage === stage && e.details.verdict === 'pass',
+    );
+    if (passed) return;
+    if (Date.now() > deadline) throw new Error(`no passing compare measurement at stage ${stage}`);
+    await sleep(200);
+  }
+}
+
+/** Starts our Unleash again and prints how long that took. */
+async function restartUnleash(): Promise<Date> {
+  const startedAt = Date.now();
+  await unleash.start();
+  process.stdout.write(`own Unleash answered again ${Date.now() - startedAt} ms after its start\n`);
+  return new Date();
+}
+
 /** Stops our Unleash and proves it: the process is gone and its port refuses connections. */
 async function stopUnleash(): Promise<Date> {
   await unleash.stop();
@@ -124,28 +149,48 @@ async function withRollout(
 }
 
 test('Unleash down between stages: no stage advances unconfirmed; once it is back the rollout finishes', async () => {
-  await withRollout('down-advance', ['6s', '3s'], async ({ flag, rolloutId, handle }) => {
+  await withRollout('down-advance', ['10s', '3s'], async ({ flag, rolloutId, handle }) => {
     await waitForStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'stage 1 soaking');
+    await untilComparePassed(rolloutId, 1);
     const stoppedAt = await stopUnleash();
 
-    // The gates still pass stage 1 (the service routes by the flag state it last saw), but stage 2 needs Unleash.
-    const deadline = Date.now() + 60_000;
-    while (!(await listAuditEvents(database.db, rolloutId)).some((e) => e.kind === 'gates_passed')) {
-      if (Date.now() > deadline) throw new Error('stage 1 gates did not pass');
-      await sleep(200);
-    }
-    await sleep(5_000);
-    const held = await handle.query(statusQuery);
-    expect(held).toMatchObject({ stageIndex: 0, percent: 10, outcome: 'running', phase: 'ramp' });
+    // The gates still pass stage 1 (the service routes by the flag state it last saw), but stage 2 needs
+    // Unleash: the rollout waits at stage 1 and says why.
+    const waiting = await waitForStatus(
+      handle,
+      (s) => s.events.some((e) => e.kind === 'unleash_unreachable'),
+      'the wait for Unleash before stage 2',
+    ).catch(async (error: unknown) => {
+      const status = await handle.query(statusQuery);
+      const audit = await listAuditEvents(database.db, rolloutId);
+      throw new Error(
+        `${String(error)}\nstatus: ${JSON.stringify({ gates: status.gates, events: status.events.slice(-5) })}\naudit: ${audit
+          .map((e) => `${e.kind}:${JSON.stringify(e.details).slice(0, 200)}`)
+          .slice(-8)
+          .join('\n')}`,
+      );
+    });
+    expect(waiting).toMatchObject({ stageIndex: 0, percent: 10, outcome: 'running', phase: 'ramp' });
+    const event = waiting.events.find((e) => e.kind === 'unleash_unreachable')!;
+    expect(event.message).toMatch(
+      /^stage 2 \(50%\) waits for Unleash: \d+ attempts to .* failed since .*ECONNREFUSED/,
+    );
+    expect(waiting.operatorAction).toMatch(/Unleash does not answer .*ECONNREFUSED.*stage 2 \(50%\)/);
+    process.stdout.write(`status while Unleash is down: ${event.message}\n`);
+    // Still at stage 1 a while later; nothing was confirmed while Unleash was down.
+    await sleep(3_000);
+    expect(await handle.query(statusQuery)).toMatchObject({ stageIndex: 0, percent: 10, outcome: 'running' });
     const whileDown = await listAuditEvents(database.db, rolloutId);
+    const downKinds = whileDown.map((e) => e.kind);
+    expect(downKinds.indexOf('gates_passed')).toBeGreaterThanOrEqual(0);
+    expect(downKinds.indexOf('gates_passed')).toBeLessThan(downKinds.indexOf('unleash_unreachable'));
     expect(whileDown.filter((e) => e.kind === 'stage_reached').map((e) => e.details.stage)).toEqual([1]);
     expect(whileDown.every((e) => e.kind !== 'stage_reached' || e.at < stoppedAt)).toBe(true);
     expect(unleash.isRunning()).toBe(false);
 
-    await unleash.start();
-    const backAt = new Date();
+    const backAt = await restartUnleash();
     const result = await handle.result();
-    expect(result).toMatchObject({ outcome: 'completed', percent: 100, stageIndex: 2 });
+    expect(result).toMatchObject({ outcome: 'completed', percent: 100, stageIndex: 2, operatorAction: null });
     expect(await flagPercent(admin, flag)).toBe(100);
     const audit = await listAuditEvents(database.db, rolloutId);
     const reached = audit.filter((e) => e.kind === 'stage_reached');
@@ -164,6 +209,7 @@ test('a gate failure while Unleash is down keeps retrying the flag-to-0, the sta
       'stage 2 (50%) soaking',
       60_000,
     );
+    await untilComparePassed(rolloutId, 2);
     const stoppedAt = await stopUnleash();
     await service.setFault(0.5);
 
@@ -195,8 +241,7 @@ test('a gate failure while Unleash is down keeps retrying the flag-to-0, the sta
     expect(downAudit.find((e) => e.kind === 'flag_rollback_retrying')!.at > stoppedAt).toBe(true);
     expect(unleash.isRunning()).toBe(false);
 
-    await unleash.start();
-    const backAt = new Date();
+    const backAt = await restartUnleash();
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0, operatorAction: null });
     expect(await flagPercent(admin, flag)).toBe(0);

@@ -1,6 +1,6 @@
 import type { StageGatesResult } from '../../activities/gates/run-stage-gates-activity';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
-import { resumeSignal } from '../../workflows';
+import { resumeSignal, rollbackSignal } from '../../workflows';
 import { waitForStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
@@ -235,4 +235,65 @@ test('a flag-to-0 that fails for good (non-retryable) is not retried: the rollba
     expect(status).toMatchObject({ outcome: 'rollback_failed', rollbackFailures: [{ phase: 'ramp' }] });
   });
   expect(sagaSteps(fakes.calls).filter((s) => s === 'setFlagPercent:0')).toHaveLength(1);
+});
+
+/** Fakes where Unleash answers nothing about stage 2 (100 %) until `unleashBack()` is called. */
+function unleashDownAtStage2() {
+  let down = true;
+  const refused = () => {
+    throw new Error(
+      'Unleash admin API GET … failed: TypeError: fetch failed (connect ECONNREFUSED 127.0.0.1:1)',
+    );
+  };
+  const fakes = fakeActivities({
+    checkFlagDrift: async (input) => (down ? refused() : fakeAnswers.checkFlagDrift(input)),
+    writeFlagPercent: async (input) =>
+      input.percent === 100 && down ? refused() : fakeAnswers.writeFlagPercent(input),
+  });
+  return { ...fakes, unleashBack: () => (down = false) };
+}
+
+test('Unleash down before a stage: the stage waits (no stage advances unconfirmed) and the status says so; it goes on once Unleash answers', async () => {
+  const fakes = unleashDownAtStage2();
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, gatedPlan());
+    const waiting = await waitForStatus(
+      handle,
+      (s) => s.events.some((e) => e.kind === 'unleash_unreachable'),
+      'the wait for Unleash',
+    );
+    expect(waiting).toMatchObject({ stageIndex: 0, percent: 10, phase: 'ramp', outcome: 'running' });
+    expect(waiting.operatorAction).toMatch(
+      /Unleash does not answer \(3 attempts, last error: .*ECONNREFUSED/,
+    );
+    expect(waiting.events.find((e) => e.kind === 'unleash_unreachable')!.message).toMatch(
+      /stage 2 \(100%\) waits for Unleash: 3 attempts to read back the flag failed/,
+    );
+    fakes.unleashBack();
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'completed', percent: 100, operatorAction: null });
+  });
+  expect(trail(fakes.calls).filter((s) => s === 'recordEvent:unleash_unreachable')).toHaveLength(1);
+  expect(trail(fakes.calls).filter((s) => s === 'recordEvent:stage_reached')).toHaveLength(2);
+});
+
+test('a rollback asked for while a stage waits for Unleash ends the wait: the next stage is never written, the flag goes to 0', async () => {
+  const fakes = unleashDownAtStage2();
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, gatedPlan());
+    await waitForStatus(
+      handle,
+      (s) => s.events.some((e) => e.kind === 'unleash_unreachable'),
+      'the wait for Unleash',
+    );
+    await handle.signal(rollbackSignal, { actor: 'bob@ops', reason: 'Unleash is down, stop here' });
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0, stageIndex: 0 });
+    expect(result.error).toMatch(/rollback requested by bob@ops/);
+  });
+  // Nothing but the drift read was tried for stage 2; the rollback's flag-to-0 came next.
+  const steps = sagaSteps(fakes.calls);
+  expect(steps).not.toContain('writeFlagPercent:100');
+  expect(steps.at(-1)).toBe('setFlagPercent:0');
+  expect(trail(fakes.calls).filter((s) => s === 'recordEvent:stage_reached')).toHaveLength(1);
 });

@@ -1,17 +1,19 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { RolloutActivities } from '../../activities';
 
 /**
- * The flag-to-0 of a rollback in rounds of a bounded number of attempts (`setFlagToZeroUntilConfirmed`), so the
- * workflow learns between rounds that Unleash does not confirm and can say so in the status. Temporal retries
- * inside a round (nothing in the history); each round adds about six events, so an outage of days keeps the
- * history small.
+ * Unleash calls in rounds of a bounded number of attempts (`inUnleashRounds`: the ramp's writes and drift reads,
+ * the rollback's flag-to-0), so the workflow learns between rounds that Unleash does not answer and can say so
+ * in the status. Temporal retries inside a round (nothing in the history); each round adds about six events, so
+ * an outage of days keeps the history small. A cancelled call (a rollback requested meanwhile) is waited for
+ * until its attempt in flight has ended, so no write of the ramp lands after the rollback's.
  */
 
 /** The first round: three quick attempts (about 3 s of waits), so the status says within seconds. */
 export const FIRST_ROUND_ATTEMPTS = 3;
 export const flagFirstRound = proxyActivities<RolloutActivities>({
   startToCloseTimeout: '1 minute',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
@@ -28,6 +30,7 @@ export const flagFirstRound = proxyActivities<RolloutActivities>({
 export const LATER_ROUND_ATTEMPTS = 12;
 export const flagLaterRound = proxyActivities<RolloutActivities>({
   startToCloseTimeout: '1 minute',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,

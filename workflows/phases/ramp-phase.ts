@@ -7,14 +7,25 @@ import type { SagaStep } from '../saga-runner';
 import { gatedSoak } from '../stage-gates';
 import { workflowNowIso, workflowNowMs } from '../workflow-clock';
 import { FLAG_ROLLBACK_ROUNDS_PATCH, setFlagToZeroUntilConfirmed } from './flag-rollback';
+import { inUnleashRounds, type RoundProxy } from './unleash-rounds';
 import type { PhaseContext } from './phase-context';
 
 type RampAt = NonNullable<CarriedState['ramp']>;
 
 /**
+ * The `patched()` id of the ramp's Unleash calls in rounds (`untilUnleashAnswers`). Histories recorded before it
+ * (each call retried by Temporal until Unleash answered) replay on the old path.
+ */
+export const UNLEASH_ROUNDS_PATCH = 'ramp-unleash-rounds';
+
+/** Kind of the status event (and audit row) that says a stage waits for Unleash. */
+export const UNLEASH_UNREACHABLE = 'unleash_unreachable';
+
+/**
  * SPEC §5 phase 6: each stage in turn waits at a checkpoint (pause, rollback) and for an operator's approval
  * when the plan asks for one, checks the flag for hand edits since the last stage (the drift guard), writes the
- * stage's percent and reads it back, then soaks (with its gates measuring,
+ * stage's percent and reads it back (while Unleash does not answer, the stage waits and the status says so),
+ * then soaks (with its gates measuring,
  * see `gatedSoak`, when it has any). Compensation: the flag
  * to 0 %, retried until Unleash confirms it, the status saying so meanwhile (`setFlagToZeroUntilConfirmed`; the
  * first compensation of any rollback, as the ramp is last).
@@ -22,6 +33,35 @@ type RampAt = NonNullable<CarriedState['ramp']>;
 export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
   const { plan, journal } = context;
   const target = { project: plan.unleash.project, environment: plan.unleash.environment, flag: plan.flag };
+
+  /**
+   * An Unleash call before stage `index` (the drift read, the write and its read-back) in rounds: while Unleash
+   * does not answer the stage waits (no stage advances unconfirmed), the status says why (`operatorAction`, one
+   * `unleash_unreachable` event with the attempts and the last error, one audit row), and a rollback request
+   * ends the wait at once.
+   */
+  const untilUnleashAnswers = <T>(index: number, what: string, call: (proxy: RoundProxy) => Promise<T>) => {
+    const stage = plan.stages[index]!;
+    return inUnleashRounds(
+      context,
+      {
+        kind: UNLEASH_UNREACHABLE,
+        dedupeKey: `unleash-unreachable-s${index + 1}-${what.replace(/ /g, '-')}`,
+        details: { stage: index + 1, percent: stage.percent, call: what },
+        describe: ({ attempts, since, lastError }) => ({
+          message:
+            `stage ${index + 1} (${stage.percent}%) waits for Unleash: ${attempts} attempts to ${what} the flag ` +
+            `failed since ${since}, the last with: ${lastError}; the rollout stays at the last confirmed stage ` +
+            'and retries until Unleash answers',
+          action:
+            `Unleash does not answer (${attempts} attempts, last error: ${lastError}): bring it back and the ` +
+            `rollout goes on to stage ${index + 1} (${stage.percent}%) by itself, or roll back.`,
+        }),
+      },
+      call,
+      { interruptible: true },
+    );
+  };
 
   /** Approval (when the plan asks for it), then the stage's percent, confirmed by Unleash. */
   const reachStage = async (index: number) => {
@@ -40,8 +80,15 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
       status.awaitingApproval = null;
       await waits.checkpoint();
     }
-    if (baseline) await guardAgainstDrift(index, baseline);
-    const written = await calls.writeFlagPercent({ target, percent: stage.percent });
+    // Rounds of bounded attempts, so the status says while Unleash does not answer and a rollback request ends
+    // the wait; histories recorded before the patch keep their calls retried by Temporal alone.
+    const inRounds = patched(UNLEASH_ROUNDS_PATCH);
+    if (baseline) await guardAgainstDrift(index, baseline, inRounds);
+    const written = inRounds
+      ? await untilUnleashAnswers(index, 'write and confirm', (proxy) =>
+          proxy.writeFlagPercent({ target, percent: stage.percent }),
+        )
+      : await calls.writeFlagPercent({ target, percent: stage.percent });
     const readback = written.readback;
     ramp.at = { index, soakRemainingMs: null, baseline: written.baseline };
     status.stageIndex = index;
@@ -63,9 +110,15 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
    * edit (percent, groupId, stickiness, constraints, variants, segments, another strategy) pauses the rollout
    * with the difference; `resume` lets the next write replace the edit, `rollback` undoes the rollout.
    */
-  const guardAgainstDrift = async (index: number, baseline: NonNullable<RampAt['baseline']>) => {
+  const guardAgainstDrift = async (
+    index: number,
+    baseline: NonNullable<RampAt['baseline']>,
+    inRounds: boolean,
+  ) => {
     const { status, controls, waits } = context;
-    const { differences } = await calls.checkFlagDrift({ target, baseline });
+    const { differences } = inRounds
+      ? await untilUnleashAnswers(index, 'read back', (proxy) => proxy.checkFlagDrift({ target, baseline }))
+      : await calls.checkFlagDrift({ target, baseline });
     if (differences.length === 0) return;
     const reason = `the flag's strategy was edited outside the rollout: ${describeDrift(differences)}`;
     controls.paused = true;
