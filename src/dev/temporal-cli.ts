@@ -85,6 +85,9 @@ export class GoBuildProgress {
         ? `${Math.floor(seconds / 60)}m ${String(seconds % 60).padStart(2, '0')}s`
         : `${seconds}s`;
     const last = this.last ? ` (last: ${this.last})` : '';
+    // go prints nothing while it resolves the module graph, reads its build cache or links.
+    if (this.modules === 0 && this.packages === 0)
+      return `${elapsed}: nothing downloaded or compiled yet (resolving, reading the build cache or linking)`;
     return `${elapsed}: ${this.modules} modules downloaded, ${this.packages} packages compiled${last}`;
   }
 }

@@ -31,7 +31,9 @@ describe('GoBuildProgress', () => {
     expect(progress.summary(130_000)).toBe(
       '2m 10s: 2 modules downloaded, 2 packages compiled (last: go.temporal.io/server/common/log)',
     );
-    expect(new GoBuildProgress().summary(4_400)).toBe('4s: 0 modules downloaded, 0 packages compiled');
+    expect(new GoBuildProgress().summary(4_400)).toBe(
+      '4s: nothing downloaded or compiled yet (resolving, reading the build cache or linking)',
+    );
   });
 });
 
