@@ -14,7 +14,7 @@ const operations: {
   name: string;
   description: string;
   update: UpdateDefinition<OperatorAnswer, [OperatorRequest]>;
-  done: (answer: OperatorAnswer) => string;
+  done: (answer: OperatorAnswer, request: OperatorRequest) => string;
   /** Options of this command alone (made per program: commander keeps state in each). */
   options?: () => Option[];
 }[] = [
@@ -40,7 +40,8 @@ const operations: {
     name: 'rollback',
     description: 'roll back now: the flag to 0 % (verified), then the data phases in reverse',
     update: rollbackUpdate,
-    done: () => 'rollback requested; follow it with rollout watch',
+    done: (_answer, request) =>
+      `rollback requested (${request.scope ? `scope ${request.scope}` : "the plan's rollback.scope"}); follow it with rollout watch`,
     // Commander refuses any other value (exit 2) before anything is sent.
     options: () => [
       new Option(
@@ -91,7 +92,7 @@ export function registerOperatorCommands(program: Command): void {
           out(
             options.json
               ? `${JSON.stringify(status)}\n`
-              : `rollout ${rolloutId}: ${operation.done(status)}\n`,
+              : `rollout ${rolloutId}: ${operation.done(status, request)}\n`,
           );
         });
       },

@@ -180,7 +180,9 @@ test('rollback --scope flag: the flag at 0 %, keys and templates stay migrated, 
     expect(during.wrong).toEqual([]);
 
     const printed = await runCliInProcess('rollback', rolloutId, '--scope', 'flag', '--reason', 'flag only');
-    expect(printed).toBe(`rollout ${rolloutId}: rollback requested; follow it with rollout watch\n`);
+    expect(printed).toBe(
+      `rollout ${rolloutId}: rollback requested (scope flag); follow it with rollout watch\n`,
+    );
     expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
     expect(await flagPercent(temporal.unleash, flag)).toBe(0);
 
