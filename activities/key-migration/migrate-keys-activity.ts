@@ -3,14 +3,20 @@ import { z } from 'zod';
 import { ROLLOUT_ID } from '../../src/plan/rollout-id';
 import type { ActivityDeps } from '../activity-deps';
 import { MissingBackupError } from '../backup/table-backups';
+import { rowsMigratedTotals } from '../metrics/rows-migrated';
 import { parseActivityInput, runPhaseActivity } from '../shared/resumable-phase';
 import {
   KEY_MIGRATION,
   KeyMigrationVerificationError,
   keyMigrationProgressSchema,
   runKeyMigration,
+  type KeyMigrationProgress,
   type KeyMigrationReport,
 } from './key-migration';
+
+/** Rows the migration wrote so far (renamed plus duplicates removed), for `rollout_rows_migrated_total`. */
+const rowsWritten = (progress?: KeyMigrationProgress) =>
+  progress ? progress.totals.renamed + progress.totals.discarded : 0;
 
 const inputSchema = z.object({
   rolloutId: z.string().regex(ROLLOUT_ID, 'rollout id must be a valid rollout id'),
@@ -36,7 +42,19 @@ export async function migrateKeys(deps: ActivityDeps, input: MigrateKeysInput): 
     what: KEY_MIGRATION,
     rolloutId,
     progressSchema: keyMigrationProgressSchema,
-    run: (run) => runKeyMigration(deps.db, { rolloutId, targetBatchMs, maxBatchSize, ...run }),
+    run: async (run) => {
+      const counted = await rowsMigratedTotals(deps.db, rolloutId, 'runtime_config', rowsWritten(run.resume));
+      return runKeyMigration(deps.db, {
+        rolloutId,
+        targetBatchMs,
+        maxBatchSize,
+        ...run,
+        onProgress: (progress) => {
+          run.onProgress(progress);
+          counted(rowsWritten(progress));
+        },
+      });
+    },
     done: {
       message: 'key migration verified',
       fields: (report) => ({

@@ -1,4 +1,4 @@
-import type { Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema';
 import {
@@ -9,9 +9,21 @@ import {
 } from './activity-metrics';
 import { rolloutMetricLabels } from './rollout-labels';
 
+/** What the counters need of an activity's context: its metric meter, and its logger for a refused point. */
+export type MetricContext = Pick<Context, 'metricMeter' | 'log'>;
+
 function metricErrorLogger(context: Pick<Context, 'log'>) {
   return (error: unknown) =>
     context.log.warn('a rollout metric could not be emitted', { error: String(error) });
+}
+
+/** The running activity's context, or undefined when the code runs outside one (a test calling it directly). */
+function currentContext(): MetricContext | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -23,7 +35,7 @@ function metricErrorLogger(context: Pick<Context, 'log'>) {
  * countRowsMigrated(Context.current(), { flag: 'unified-config', environment: 'production' }, 'runtime_config', 500);
  */
 export function countRowsMigrated(
-  context: Pick<Context, 'metricMeter' | 'log'>,
+  context: MetricContext,
   labels: RolloutMetricLabels,
   table: MigratedTable,
   rows: number,
@@ -37,18 +49,20 @@ export function countRowsMigrated(
 
 /**
  * {@link countRowsMigrated} for one activity of a rollout: looks the rollout's flag and environment up once and
- * returns the per-batch call. A rollout without a run row (a test calling the phase directly) counts nothing.
+ * returns the per-batch call. Counts nothing for a rollout without a run row or outside an activity (a test
+ * calling the phase directly).
  *
  * @example
- * const counted = await rowsMigratedCounter(deps.db, Context.current(), rolloutId, 'runtime_config');
- * counted(batch.renamed);
+ * const counted = await rowsMigratedCounter(deps.db, rolloutId, 'model_catalog');
+ * counted(report.inserted.length + report.updated.length);
  */
 export async function rowsMigratedCounter(
   db: Kysely<Database>,
-  context: Pick<Context, 'metricMeter' | 'log'>,
   rolloutId: string,
   table: MigratedTable,
+  context: MetricContext | undefined = currentContext(),
 ): Promise<(rows: number) => void> {
+  if (!context) return () => undefined;
   const labels = await rolloutMetricLabels(db, rolloutId);
   if (!labels) return () => undefined;
   const metrics = new ActivityMetrics(context.metricMeter, metricErrorLogger(context));
@@ -63,17 +77,17 @@ export async function rowsMigratedCounter(
  *
  * @example
  * const rows = (p?: KeyMigrationProgress) => (p ? p.totals.renamed + p.totals.discarded : 0);
- * const counted = await rowsMigratedTotals(deps.db, Context.current(), rolloutId, 'runtime_config', rows(run.resume));
+ * const counted = await rowsMigratedTotals(deps.db, rolloutId, 'runtime_config', rows(run.resume));
  * onProgress: (progress) => { run.onProgress(progress); counted(rows(progress)); }
  */
 export async function rowsMigratedTotals(
   db: Kysely<Database>,
-  context: Pick<Context, 'metricMeter' | 'log'>,
   rolloutId: string,
   table: MigratedTable,
   resumedTotal: number,
+  context: MetricContext | undefined = currentContext(),
 ): Promise<(total: number) => void> {
-  return countIncreases(await rowsMigratedCounter(db, context, rolloutId, table), resumedTotal);
+  return countIncreases(await rowsMigratedCounter(db, rolloutId, table, context), resumedTotal);
 }
 
 /** Turns running totals into increases for `add`, starting from `start` (never counting a total twice). */

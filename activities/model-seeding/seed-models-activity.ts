@@ -3,6 +3,7 @@ import { ModelFixtureError } from '../../db/fixtures/model-catalog-schema';
 import { seedModelCatalog, SeedingRolledBackError, type SeedingReport } from './model-catalog-seeding';
 import { loadModelFixture, MODEL_FIXTURE } from './model-fixture';
 import type { ActivityDeps } from '../activity-deps';
+import { rowsMigratedCounter } from '../metrics/rows-migrated';
 
 export interface SeedModelsInput {
   rolloutId: string;
@@ -22,6 +23,8 @@ export async function seedModels(deps: ActivityDeps, input: SeedModelsInput): Pr
   try {
     const models = await loadModelFixture(input.fixture ?? MODEL_FIXTURE);
     const report = await seedModelCatalog(deps.db, input.rolloutId, models);
+    const counted = await rowsMigratedCounter(deps.db, input.rolloutId, 'model_catalog');
+    counted(report.inserted.length + report.updated.length);
     deps.logger.info(
       {
         rolloutId: input.rolloutId,

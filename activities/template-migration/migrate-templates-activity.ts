@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
 import { ROLLOUT_ID } from '../../src/plan/rollout-id';
 import type { ActivityDeps } from '../activity-deps';
+import { rowsMigratedTotals } from '../metrics/rows-migrated';
 import { MissingBackupError } from '../backup/table-backups';
 import { parseActivityInput, runPhaseActivity } from '../shared/resumable-phase';
 import {
@@ -44,7 +45,24 @@ export async function migrateTemplates(
     what: TEMPLATE_MIGRATION,
     rolloutId,
     progressSchema: templateMigrationProgressSchema,
-    run: (run) => runTemplateMigration(deps.db, { rolloutId, onInvalid, batchSize, ...run }),
+    run: async (run) => {
+      const counted = await rowsMigratedTotals(
+        deps.db,
+        rolloutId,
+        'prompt_templates',
+        run.resume?.totals.written ?? 0,
+      );
+      return runTemplateMigration(deps.db, {
+        rolloutId,
+        onInvalid,
+        batchSize,
+        ...run,
+        onProgress: (progress) => {
+          run.onProgress(progress);
+          counted(progress.totals.written);
+        },
+      });
+    },
     done: {
       message: 'template migration done',
       fields: (report) => ({
