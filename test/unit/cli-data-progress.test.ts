@@ -6,7 +6,8 @@ import { DataProgressReporter } from '../../src/cli/data-progress-reporter';
 import { formatEta, formatProgressLine } from '../../src/cli/format-progress';
 import { pendingActivities } from '../../src/cli/pending-activities';
 import { ProgressRate } from '../../src/cli/progress-rate';
-import type { ProgressBar } from '../../src/cli/terminal-bar';
+import { PassThrough } from 'node:stream';
+import { TerminalBar, type ProgressBar } from '../../src/cli/terminal-bar';
 
 function pending(activityType: string, details: unknown, attempt = 1): PendingActivity {
   return { activityType, details, attempt, heartbeatAt: null };
@@ -253,5 +254,30 @@ describe('DataProgressReporter', () => {
     reporter.observe(null);
     expect(calls.filter((call) => call === 'stop')).toHaveLength(1);
     expect(bar.showing).toBe('soak:x');
+  });
+});
+
+describe('TerminalBar (cli-progress) on a terminal', () => {
+  it('draws the data phase bar with its position, rate and ETA, and restores the cursor when stopped', () => {
+    const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 120 });
+    let out = '';
+    stream.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const bar = new TerminalBar(stream);
+    let now = 0;
+    const reporter = new DataProgressReporter({ bar, write: () => undefined, now: () => (now += 1_000) });
+    const restore = (cursor: number) => readDataProgress(pending('restoreTable', { cursor, end: 10_000 }));
+    reporter.observe(restore(0));
+    reporter.observe(restore(4_000));
+    expect(bar.showing).toBe('data:restoreTable//1');
+    reporter.observe(null);
+    expect(bar.showing).toBeNull();
+    expect(out).toContain(
+      '  restore of runtime_config [----------------------------------------] 0/10,000 ids (0%) · — · ETA —',
+    );
+    expect(out).toContain(
+      '  restore of runtime_config [================------------------------] 4,000/10,000 ids (40%) · 4,000 ids/s · ETA 2s',
+    );
+    // Cursor shown again at the end.
+    expect(out.endsWith('\u001b[?25h\u001b[?7h\u001b8\n')).toBe(true);
   });
 });
