@@ -1,4 +1,4 @@
-import { CancellationScope, condition } from '@temporalio/workflow';
+import { CancellationScope, condition, patched } from '@temporalio/workflow';
 import type { StageGatesResult } from '../activities/gates/run-stage-gates-activity';
 import type { GateMeasurement } from '../src/gates/gate-measurement';
 import { stagePolicy, type StagePolicy } from '../src/plan/rollout-plan';
@@ -9,6 +9,12 @@ import type { PhaseContext } from './phases/phase-context';
 import { MAX_STATUS_GATE_DETAIL_CHARS, type RampProgress, type RolloutStatus } from './rollout-status';
 import type { RolloutWaits } from './rollout-waits';
 import { workflowNowIso, workflowNowMs } from './workflow-clock';
+
+/**
+ * The `patched()` id of "a run that continued as new during a gate's hold keeps the hold's escalation".
+ * Histories from before it waited for an operator alone there.
+ */
+export const CARRIED_GATE_HOLD_PATCH = 'gate-hold-escalates-after-hand-over';
 
 /** The measurement as an audit row and a status line name it. */
 function describeMeasurement(measurement: GateMeasurement): string {
@@ -73,9 +79,23 @@ export async function gatedSoak(
   const policy = stagePolicy(plan, index);
   let remainingMs = soakMs;
   for (;;) {
-    // A continued run that was holding at this stage holds again before measuring.
-    if (controls.paused) await waits.checkpoint();
     const round = ramp.at?.index === index ? (ramp.at.gateRound ?? 0) : 0;
+    // A continued run that was holding at this stage holds again before measuring. A gate's hold keeps its
+    // escalation (restarted in full: the previous run's timer ended with it); histories from before the
+    // patch waited for an operator alone.
+    if (
+      controls.paused &&
+      controls.pausedBy?.startsWith('gate:') &&
+      policy.escalation !== null &&
+      patched(CARRIED_GATE_HOLD_PATCH)
+    ) {
+      await awaitOperator(
+        context,
+        policy,
+        `held by ${controls.pausedBy} since before the rollout continued as new`,
+        `gate-hold-s${index + 1}-r${Math.max(0, round - 1)}`,
+      );
+    } else if (controls.paused) await waits.checkpoint();
     const baseline = ramp.at?.baseline;
     const endsAt = workflowNowMs() + remainingMs;
     status.soakEndsAt = workflowNowIso(remainingMs);
@@ -161,7 +181,7 @@ async function holdForOperator(
   reason: string,
   dedupeKey: string,
 ): Promise<void> {
-  const { status, controls, journal, waits } = context;
+  const { status, controls, journal } = context;
   controls.paused = true;
   controls.pausedBy = actor;
   status.paused = true;
@@ -170,6 +190,20 @@ async function holdForOperator(
     { dedupeKey, kind: 'paused', actor, details: { reason } },
     `paused by ${actor}: ${reason}; resume or roll back`,
   );
+  await awaitOperator(context, policy, reason, dedupeKey);
+}
+
+/**
+ * The wait of a gate's hold: until an operator resumes or rolls back, or the stage's escalation applies its
+ * action (rollback; hold: keep waiting, recorded; proceed: as if resumed).
+ */
+async function awaitOperator(
+  context: PhaseContext,
+  policy: StagePolicy,
+  reason: string,
+  dedupeKey: string,
+): Promise<void> {
+  const { status, controls, journal, waits } = context;
   const escalation = policy.escalation;
   if (escalation !== null) {
     await waits.waitFor(() => !controls.paused || waits.rollbackRequested(), escalation.afterMs);
