@@ -8,6 +8,7 @@ import {
 } from './template-migration/migrate-templates-activity';
 import { preflight } from './preflight/preflight-activity';
 import { recordEvent, type RecordEventInput } from './rollout-record/record-event-activity';
+import { readCancelRequest } from './rollout-record/read-cancel-request-activity';
 import { restoreTable, type RestoreTableInput } from './key-migration/restore-keys-activity';
 import {
   restoreTemplates,
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     checkFlagDrift: (input: CheckFlagDriftInput) => checkFlagDrift(deps, input),
     runStageGates: (input: RunStageGatesInput) => runStageGates(deps, input),
     recordEvent: (input: RecordEventInput) => recordEvent(deps, input),
+    readCancelRequest: () => readCancelRequest(),
     migrateKeys: (input: MigrateKeysInput) => migrateKeys(deps, input),
     restoreTable: (input: RestoreTableInput) => restoreTable(deps, input),
     migrateTemplates: (input: MigrateTemplatesInput) => migrateTemplates(deps, input),

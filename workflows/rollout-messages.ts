@@ -27,3 +27,10 @@ export const pauseUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('paus
 export const resumeUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('resume-rollout');
 export const approveUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('approve-stage');
 export const rollbackUpdate = defineUpdate<OperatorAnswer, [OperatorRequest]>('rollback-rollout');
+
+/**
+ * The failure type a rollout ends with when it rolled back as asked (an operator's, a gate's or an escalation's
+ * rollback): outcome `rolled_back`. Its first detail is the final status. Other ends: `RollbackFailed` (also with
+ * the status), `RolloutFailed` or the phase's own failure, `Cancelled`.
+ */
+export const ROLLED_BACK_FAILURE = 'RolledBack';

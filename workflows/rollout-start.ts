@@ -46,5 +46,6 @@ export function initialStatus(input: RolloutInput, plan: RolloutPlan): RolloutSt
     rollbackFailures: [],
     operatorAction: null,
     continuedAsNew: 0,
+    cancelledBy: null,
   };
 }

@@ -112,6 +112,8 @@ export interface RolloutStatus {
   operatorAction: string | null;
   /** How many times this rollout continued as new to keep its history small. */
   continuedAsNew: number;
+  /** Who asked Temporal to cancel the rollout (the identity on the cancel request), once one did. */
+  cancelledBy?: string | null;
 }
 
 /** The gate summary of one stage in the status (see {@link RolloutStatus.gates}). */

@@ -4,13 +4,15 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { attributeCancel } from './cancel-attribution';
 import { describeHistory } from './history-budget';
 import { OperatorControls } from './operator-controls';
 import { OperatorInbox } from './operator-inbox';
-import { statusQuery } from './rollout-messages';
+import { ROLLED_BACK_FAILURE, statusQuery } from './rollout-messages';
 import { RolloutJournal } from './rollout-journal';
 import { rolloutPhases } from './rollout-phases';
 import { rollbackScope } from '../src/plan/rollout-plan';
@@ -86,6 +88,7 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     journal,
     waits,
     rollbackScope: rollbackScope(plan),
+    cancelled: () => attributeCancel(workflowInfo().runId, status, journal),
     complete: async () => {
       journal.enter('complete');
       status.outcome = 'completed';
@@ -115,10 +118,20 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
     throw ApplicationFailure.nonRetryable(
       `rollback failed after "${undo.cause}": ${status.rollbackFailures.map((f) => `${f.phase}: ${f.error}`).join('; ')}`,
       'RollbackFailed',
+      status,
     );
   }
-  // An operator's rollback is the workflow doing its job: it ends normally, with outcome rolled_back.
-  if (undo.kind === 'requested') return status;
+  if (undo.kind === 'requested') {
+    // Histories recorded before this ended normally; a rolled-back rollout now ends as failed, so the
+    // Temporal UI's list tells it from a completed one at a glance. The final status travels as the details.
+    if (!patched('rolled-back-ends-failed')) return status;
+    throw ApplicationFailure.create({
+      message: `rolled back: ${undo.cause}`,
+      type: ROLLED_BACK_FAILURE,
+      nonRetryable: true,
+      details: [status],
+    });
+  }
   if (failure !== undefined) throw failure;
   // A continued run has lost the original error object; its cause is kept as text.
   throw ApplicationFailure.nonRetryable(

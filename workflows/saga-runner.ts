@@ -38,6 +38,11 @@ export interface SagaHost {
    * leaving migrated data in place. A failure or a cancellation always undoes all.
    */
   rollbackScope: RollbackScope;
+  /**
+   * Once a cancel is seen, before anything is undone: records who cancelled (the request's identity and reason
+   * are in Temporal's history, not in the workflow), so the audit log names the canceller first.
+   */
+  cancelled?: () => Promise<void>;
 }
 
 export type SagaEnd =
@@ -69,6 +74,7 @@ export async function runSaga(
       failure = error;
       progress.rollback = planRollback(steps, progress, error, cancelled, host.rollbackScope);
       host.status.error = progress.rollback.cause;
+      if (cancelled && host.cancelled) await CancellationScope.nonCancellable(host.cancelled);
     }
   }
   const undo = progress.rollback;

@@ -1,4 +1,5 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { sql } from 'kysely';
 import { listAuditEvents } from '../../db/audit-events';
 import type { AuditEventRow } from '../../db/schema';
@@ -90,13 +91,13 @@ export async function readRollout(connections: RolloutConnections, rolloutId: st
   let status: RolloutStatus | null = null;
   let statusUnavailable: string | null = null;
   try {
-    // A completed rollout's result is its final status and needs no worker; anything else is asked.
+    // A rollout that ended carries its final status (the result, or a rolled-back rollout's failure details)
+    // and needs no worker; anything else is asked.
     status =
-      execution === 'COMPLETED'
-        ? await handle.result()
-        : await connections.client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
-            handle.query(statusQuery),
-          );
+      (execution === 'COMPLETED' || execution === 'FAILED' ? await endedStatus(handle) : null) ??
+      (await connections.client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
+        handle.query(statusQuery),
+      ));
   } catch (error) {
     statusUnavailable =
       `the workflow did not answer its status query within ${QUERY_TIMEOUT_MS / 1000} s ` +
@@ -137,4 +138,19 @@ async function readPendingProgress(
     known.templateRows = backup ? Number(backup.rowCount) : null;
   }
   return readDataProgress(activity, known);
+}
+
+/**
+ * The final status an ended rollout carries: a completed one's result, or the first detail of a `RolledBack` /
+ * `RollbackFailed` failure. Null for other failures (a failed phase, a cancel), whose status must be queried.
+ */
+async function endedStatus(handle: WorkflowHandle): Promise<RolloutStatus | null> {
+  try {
+    return (await handle.result()) as RolloutStatus;
+  } catch (error) {
+    const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+    const details = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
+    if (details && typeof details === 'object' && 'outcome' in details) return details as RolloutStatus;
+    return null;
+  }
 }

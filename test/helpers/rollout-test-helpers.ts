@@ -1,4 +1,5 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProgram } from '../../src/cli/main';
 import type { UnleashAdminClient } from '../../src/unleash/unleash-admin-client';
@@ -45,4 +46,23 @@ export async function runCliInProcess(...args: string[]): Promise<string> {
   );
   await program.parseAsync(['node', 'rollout', ...args]);
   return out;
+}
+
+/**
+ * The rollout's final status, however it ended: the result of a completed rollout, or the status a rollout
+ * that rolled back (`RolledBack`) or failed to (`RollbackFailed`) carries as its failure's first detail. Any
+ * other end (a failed phase, a cancel) is thrown as it came.
+ *
+ * @example
+ * expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+ */
+export async function finalStatus(handle: WorkflowHandle): Promise<RolloutStatus> {
+  try {
+    return (await handle.result()) as RolloutStatus;
+  } catch (error) {
+    const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+    const status = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
+    if (status && typeof status === 'object' && 'outcome' in status) return status as RolloutStatus;
+    throw error;
+  }
 }

@@ -95,6 +95,7 @@ export const fakeAnswers: Activities = {
   checkFlagDrift: async () => ({ differences: [] }),
   runStageGates: async () => ({ outcome: 'passed', gates: [] }),
   recordEvent: async () => undefined,
+  readCancelRequest: async () => ({ identity: 'fake-canceller@ops', reason: 'fake reason' }),
   migrateKeys: async ({ rolloutId }) =>
     partial<Result<'migrateKeys'>>({
       rolloutId,

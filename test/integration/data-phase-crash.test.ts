@@ -1,3 +1,4 @@
+import { finalStatus } from '../helpers/rollout-test-helpers';
 import { sql, type RawBuilder } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
@@ -276,7 +277,7 @@ test('SIGKILL at three points of the key migration and three of the template mig
   await templateKill('template migration: middle batch', 0.5, 2);
   await templateKill('template migration: last batches', 0.9, 3);
 
-  const result = await handle.result();
+  const result = await finalStatus(handle);
   const crashedSeconds = (Date.now() - started) / 1000;
   await worker.stop();
   process.stdout.write(

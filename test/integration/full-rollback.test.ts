@@ -1,3 +1,4 @@
+import { finalStatus } from '../helpers/rollout-test-helpers';
 import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
@@ -98,7 +99,7 @@ test('a rollback after the data phases puts every original row back and keeps th
     await handle.executeUpdate(rollbackUpdate, {
       args: [{ actor: 'jest@rollback', reason: 'end-to-end check' }],
     });
-    expect((await handle.result()).outcome).toBe('rolled_back');
+    expect((await finalStatus(handle)).outcome).toBe('rolled_back');
   });
 
   const after = await allRows(database.db);

@@ -8,7 +8,7 @@ import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { createRolloutWorker } from '../../src/worker/create-rollout-worker';
 import { RolloutWorkflow } from '../../workflows';
-import { flagPercent } from '../helpers/rollout-test-helpers';
+import { flagPercent, finalStatus } from '../helpers/rollout-test-helpers';
 import { archiveFlag, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
@@ -115,7 +115,7 @@ test(`a 1 s gate over a soak of ${MIN_MEASUREMENTS}+ measurements keeps the hist
         args: [{ rolloutId, plan, requestedBy: 'jest@test' }],
         typedSearchAttributes: [{ key: ROLLOUT_FLAG, value: flag }],
       });
-      return handle.result();
+      return finalStatus(handle);
     });
     const realSeconds = (Date.now() - started) / 1_000;
     expect(status).toMatchObject({ outcome: 'completed', percent: 100, continuedAsNew: 0 });

@@ -6,7 +6,7 @@ import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { RolloutWorkflow, rollbackSignal } from '../../workflows';
-import { flagPercent, waitForStatus } from '../helpers/rollout-test-helpers';
+import { flagPercent, waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import { call, startServiceHarness, type ServiceHarness } from '../helpers/service-harness';
 import { TEST_TOKENS } from '../helpers/service-tokens';
 import { archiveFlag, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
@@ -116,7 +116,7 @@ test('a healthy 10 → 50 → 100 rollout with compare and http gates completes;
       const { rolloutId, handle } = await startRollout(
         gatedPlan(flag, service.harness, { secondSoak: '4s' }),
       );
-      const result = await handle.result();
+      const result = await finalStatus(handle);
       expect(result.outcome).toBe('completed');
       expect(result.percent).toBe(100);
       expect(result.gates).toMatchObject({ stage: 2, outcome: 'passed' });
@@ -154,7 +154,7 @@ test('the fault switch at 50% fails the compare gate and rolls the flag back to 
       await waitForStatus(handle, (s) => s.stageIndex === 1, 'stage 2 (50%)', 60_000);
       expect((await service.setFault(0.5)).status).toBe(200);
       const faultAt = Date.now();
-      const result = await handle.result();
+      const result = await finalStatus(handle);
       expect(result.outcome).toBe('rolled_back');
       expect(result.percent).toBe(0);
       expect(result.error).toMatch(/gate_failed: gate compare at stage 2 \(50%\)/);
@@ -203,7 +203,7 @@ test('onFailure: hold pauses at the failing stage with the flag unchanged; the o
       expect((await handle.query('status')) as { stageIndex: number }).toMatchObject({ stageIndex: 1 });
 
       await handle.signal(rollbackSignal, { actor: 'jest@test', reason: 'compare gate failed' });
-      const result = await handle.result();
+      const result = await finalStatus(handle);
       expect(result.outcome).toBe('rolled_back');
       expect(await flagPercent(temporal.unleash, flag)).toBe(0);
       const audit = await listAuditEvents(database.db, rolloutId);
@@ -245,7 +245,7 @@ test('a hand edit of the strategy in Unleash between stages pauses the rollout w
       });
 
       await handle.signal(rollbackSignal, { actor: 'jest@test', reason: 'someone edited the flag' });
-      expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+      expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', percent: 0 });
       expect(await flagPercent(temporal.unleash, flag)).toBe(0);
     });
   } finally {

@@ -12,7 +12,7 @@ import {
 } from '../../workflows';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
-import { flagPercent, runCliInProcess, waitForStatus } from '../helpers/rollout-test-helpers';
+import { flagPercent, runCliInProcess, waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 
 let database: TestDatabase;
 let temporal: TestTemporal;
@@ -69,7 +69,7 @@ test('pause (CLI) holds the ramp after the soak ends; a refused resume names why
     expect(await flagPercent(temporal.unleash, flag)).toBe(10);
 
     await handle.executeUpdate(resumeUpdate, { args: [{ actor: 'bob@ops' }] });
-    expect((await handle.result()).outcome).toBe('completed');
+    expect((await finalStatus(handle)).outcome).toBe('completed');
   });
   const audit = await listAuditEvents(database.db, id);
   expect(audit.filter((e) => e.kind.startsWith('operator_')).map((e) => [e.kind, e.actor])).toEqual([
@@ -97,7 +97,7 @@ test('a stage marked approval waits for an operator; approving too early is refu
       `WAITING     for approval of stage 2 (100%): rollout approve ${id}`,
     );
     expect(await runCliInProcess('approve', id)).toContain('approved');
-    expect((await handle.result()).outcome).toBe('completed');
+    expect((await finalStatus(handle)).outcome).toBe('completed');
   });
   expect(await flagPercent(temporal.unleash, flag)).toBe(100);
   const kinds = (await listAuditEvents(database.db, id)).map((e) => e.kind);
@@ -112,7 +112,7 @@ test('rollback (update) cuts a long soak short, sets the flag to 0 % and ends as
   await temporal.withWorker(database.db, async () => {
     await waitForStatus(handle, (s) => s.stageIndex === 0 && s.soakEndsAt !== null, 'the long soak');
     await handle.executeUpdate(rollbackUpdate, { args: [{ actor: 'carol@ops', reason: 'p99 latency' }] });
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({
       outcome: 'rolled_back',
       percent: 0,

@@ -16,7 +16,7 @@ import {
 } from '../../workflows';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
-import { flagPercent, runCliInProcess, waitForStatus } from '../helpers/rollout-test-helpers';
+import { flagPercent, runCliInProcess, waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 
 /**
  * Findings 1 and 2 of the hardening issue, on the real stack: oversized operator payloads, an undecodable
@@ -114,7 +114,7 @@ async function expectRolledBack(handle: WorkflowHandle<typeof RolloutWorkflow>, 
   const output = await runCliInProcess('rollback', id, '--reason', 'after the flood');
   expect(output).toContain('rollback requested');
   const result = await Promise.race([
-    handle.result(),
+    finalStatus(handle),
     sleep(60_000).then(() => {
       throw new Error('the rollback did not end within a minute');
     }),

@@ -1,3 +1,4 @@
+import { finalStatus } from '../helpers/rollout-test-helpers';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
@@ -140,7 +141,7 @@ async function rollBackMidPhase(phase: MidPhase) {
     await handle.executeUpdate(rollbackUpdate, {
       args: [{ actor: 'jest@rollback-mid-phase', reason: 'stop the migration' }],
     });
-    expect((await handle.result()).outcome).toBe('rolled_back');
+    expect((await finalStatus(handle)).outcome).toBe('rolled_back');
 
     // From the history: when the phase's activity stopped (cancelled) and the restore started.
     const events = (await handle.fetchHistory()).events ?? [];

@@ -11,7 +11,7 @@ import { pauseUpdate, rollbackUpdate, RolloutWorkflow, statusQuery } from '../..
 import { allRows, insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
-import { flagPercent, waitForStatus } from '../helpers/rollout-test-helpers';
+import { flagPercent, waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 
 let temporal: TestTemporal;
 const databases: TestDatabase[] = [];
@@ -186,7 +186,7 @@ test('one compensation fails, the rest still run: rollback_failed, flag at 0 %, 
     await waitForStatus(next, (s) => s.stageIndex === 0, 'stage 1 of the new rollout');
     expect(await flagPercent(temporal.unleash, flag)).toBe(10);
     await next.executeUpdate(rollbackUpdate, { args: [{ actor: 'dana@ops', reason: 'only a check' }] });
-    expect((await next.result()).outcome).toBe('rolled_back');
+    expect((await finalStatus(next)).outcome).toBe('rolled_back');
   });
   const nextAudit = (await listAuditEvents(db, nextId)).map((e) => e.kind);
   expect(nextAudit).toContain('preflight_passed');
@@ -298,7 +298,7 @@ test('an operator action after a reset is in the audit log', async () => {
 
     // A rollback while paused in the soak ends the new run as rolled back.
     await latest.executeUpdate(rollbackUpdate, { args: [{ actor: 'after-reset', reason: 'done' }] });
-    expect((await latest.result()).outcome).toBe('rolled_back');
+    expect((await finalStatus(latest)).outcome).toBe('rolled_back');
   });
 
   expect(await flagPercent(temporal.unleash, flag)).toBe(0);

@@ -6,7 +6,7 @@ import { readEnv, type Env } from '../../src/config/env';
 import { createSecretBox } from '../../src/secrets/secret-box';
 import { RolloutWorkflow } from '../../workflows';
 import { allRows, insertLegacyRows } from '../helpers/config-fixtures';
-import { flagPercent, runCliInProcess, waitForStatus } from '../helpers/rollout-test-helpers';
+import { flagPercent, runCliInProcess, waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import { call, startServiceHarness, type ServiceHarness } from '../helpers/service-harness';
 import { archiveFlag } from '../helpers/service-unleash';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
@@ -183,7 +183,7 @@ test('rollback --scope flag: the flag at 0 %, keys and templates stay migrated, 
     expect(printed).toBe(
       `rollout ${rolloutId}: rollback requested (scope flag); follow it with rollout watch\n`,
     );
-    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', percent: 0 });
     expect(await flagPercent(temporal.unleash, flag)).toBe(0);
 
     // The data stays exactly as migrated.

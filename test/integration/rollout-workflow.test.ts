@@ -11,7 +11,7 @@ import { insertLegacyRows } from '../helpers/config-fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
 import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers/test-temporal';
 import { evaluateOncePropagated } from '../helpers/unleash-evaluation';
-import { waitForStatus } from '../helpers/rollout-test-helpers';
+import { waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 
 const USERS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
 const STAGES = [10, 50, 100];
@@ -90,7 +90,7 @@ test('a rollout backs up, ramps the real Unleash flag stage by stage with growin
       previouslyEnabled = enabled;
     }
 
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result.outcome).toBe('completed');
     expect(result.percent).toBe(100);
     expect(result.events.map((e) => e.kind)).toEqual([

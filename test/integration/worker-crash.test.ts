@@ -1,3 +1,4 @@
+import { finalStatus } from '../helpers/rollout-test-helpers';
 import { sql } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEvents } from '../../db/audit-events';
@@ -105,7 +106,7 @@ test('a worker killed mid-backup and again mid-soak is replaced, and the rollout
 
   // 3. A third worker picks the workflow up from history: the timer keeps running server-side.
   worker = await newWorker();
-  const result = await handle.result();
+  const result = await finalStatus(handle);
   expect(result.outcome).toBe('completed');
   expect(result.percent).toBe(100);
   await worker.stop();

@@ -3,7 +3,7 @@ import { setConfig } from '../../db/runtime-config-queries';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { RolloutWorkflow } from '../../workflows';
-import { waitForStatus } from '../helpers/rollout-test-helpers';
+import { waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import type { ServiceHarness } from '../helpers/service-harness';
 import { startServiceUnderLoad } from '../helpers/service-under-load';
 import { archiveFlag, freePort, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
@@ -163,7 +163,7 @@ test('a healthy gated rollout: percent 100, phase complete, gate values, thresho
         { percent: 100, soak: '0s' },
       ]),
     );
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'completed', percent: 100 });
 
     const env = { flag, environment: 'development' };
@@ -212,7 +212,7 @@ test('a gate failure at 50%: percent 0, phase rollback, fail verdicts and one ro
     expect(find(atFifty, 'rollout_phase', { ...env, phase: 'ramp' }).map((s) => s.value)).toEqual([1]);
 
     await service.setFault(0.5);
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0 });
 
     const series = await rolloutSeries(

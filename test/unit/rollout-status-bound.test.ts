@@ -78,6 +78,7 @@ function worstCaseStatus(): RolloutStatus {
     })),
     operatorAction: widest(600),
     continuedAsNew: 1e6,
+    cancelledBy: widest(MAX_ACTOR_CHARS),
   } as RolloutStatus;
 }
 

@@ -169,12 +169,19 @@ test('cancelling a rollout mid-soak compensates everything, then ends as cancell
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     return handle.query(statusQuery);
   });
-  expect(sagaSteps(fakes.calls).slice(-5)).toEqual([
+  expect(sagaSteps(fakes.calls).slice(-6)).toEqual([
     'writeFlagPercent:10',
+    // Who cancelled (the request's identity in the history), before anything is undone.
+    'readCancelRequest',
     'setFlagPercent:0',
     'rollbackModelSeeding',
     'restoreTemplates',
     'restoreTable',
   ]);
-  expect(status).toMatchObject({ outcome: 'cancelled', error: 'cancelled', percent: 0 });
+  expect(status).toMatchObject({
+    outcome: 'cancelled',
+    error: 'cancelled by fake-canceller@ops: fake reason',
+    cancelledBy: 'fake-canceller@ops',
+    percent: 0,
+  });
 });

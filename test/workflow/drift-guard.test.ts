@@ -1,5 +1,5 @@
 import { resumeSignal, statusQuery } from '../../workflows';
-import { waitForStatus } from '../helpers/rollout-test-helpers';
+import { waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
   sagaSteps,
@@ -39,7 +39,7 @@ test('a hand edit between stages pauses the rollout with the difference; resume 
     expect(sagaSteps(fakes.calls).at(-1)).toBe('checkFlagDrift');
     drifted = false;
     await handle.signal(resumeSignal, { actor: 'bob@ops' });
-    expect(await handle.result()).toMatchObject({ outcome: 'completed', percent: 100 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed', percent: 100 });
     expect((await handle.query(statusQuery)).paused).toBe(false);
   });
   expect(sagaSteps(fakes.calls).slice(-3)).toEqual([

@@ -10,7 +10,7 @@ import {
   rollbackUpdate,
   statusQuery,
 } from '../../workflows';
-import { waitForStatus } from '../helpers/rollout-test-helpers';
+import { waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
   fakeAnswers,
@@ -82,7 +82,7 @@ test('a pause holds the rollout at the next phase boundary until a resume; a sec
 
     const answer = await handle.executeUpdate(resumeUpdate, { args: [{ actor: 'bob@ops' }] });
     expect(answer).toMatchObject({ paused: false, pausedBy: null, outcome: 'running' });
-    return handle.result();
+    return finalStatus(handle);
   });
 
   expect(result).toMatchObject({ outcome: 'completed', paused: false });
@@ -110,7 +110,7 @@ test('a pause during a soak lets the soak finish and holds before the next stage
     expect(sagaSteps(fakes.calls).at(-1)).toBe('writeFlagPercent:10');
 
     await handle.signal(resumeSignal, { actor: 'bob@ops' });
-    expect(await handle.result()).toMatchObject({ outcome: 'completed', percent: 100 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed', percent: 100 });
   });
 });
 
@@ -134,7 +134,7 @@ test('a stage marked approval waits for an operator; approving before then is re
       args: [{ actor: 'carol@ops', reason: 'dashboards green' }],
     });
     expect(answer.awaitingApproval).toBe(1); // answered before the stage goes on
-    expect(await handle.result()).toMatchObject({ outcome: 'completed', awaitingApproval: null });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed', awaitingApproval: null });
   });
   const steps = trail(fakes.calls);
   expect(steps.indexOf('recordEvent:operator_approve')).toBeLessThan(steps.indexOf('writeFlagPercent:100'));
@@ -152,7 +152,7 @@ test('a rollback (update) cuts a soak short: the flag to 0 first, then the data 
     });
     await waitForStatus(handle, (s) => s.soakEndsAt !== null, 'the long soak');
     await handle.executeUpdate(rollbackUpdate, { args: [{ actor: 'carol@ops', reason: 'p99 latency' }] });
-    expect(await handle.result()).toMatchObject({
+    expect(await finalStatus(handle)).toMatchObject({
       outcome: 'rolled_back',
       percent: 0,
       error: 'rollback requested by carol@ops: p99 latency',
@@ -187,7 +187,7 @@ test('with rollback.scope flag, a requested rollback sets the flag to 0 and leav
     });
     await waitForStatus(handle, (s) => s.soakEndsAt !== null, 'the long soak');
     await handle.executeUpdate(rollbackUpdate, { args: [{ actor: 'carol@ops', reason: 'flag only' }] });
-    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', percent: 0 });
   });
   const steps = sagaSteps(fakes.calls);
   expect(steps.slice(-2)).toEqual(['writeFlagPercent:30', 'setFlagPercent:0']);
@@ -204,7 +204,7 @@ test('a rollback (signal) ends a pause at once; only the phases that started are
     fakes.latch.release();
     await waitForStatus(handle, (s) => s.keyMigration !== null, 'the key migration to finish');
     await handle.signal(rollbackSignal, { actor: 'bob@ops', reason: 'wrong window' });
-    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', paused: true });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', paused: true });
   });
   expect(sagaSteps(fakes.calls).slice(-2)).toEqual(['migrateKeys', 'restoreTable']);
   expect(operatorRecords(fakes.calls)).toEqual([
@@ -235,7 +235,7 @@ test('requests that cannot apply are refused (updates) or counted and ignored (s
     ]);
     expect(status).toMatchObject({ paused: false, pausedBy: null });
     fakes.latch.release();
-    expect(await handle.result()).toMatchObject({ outcome: 'completed' });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed' });
   });
   expect(operatorRecords(fakes.calls)).toEqual([]);
   // Refused signals reach the audit log in batches, never one row per message.

@@ -5,7 +5,7 @@ import type { RolloutActivities } from '../../activities';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { pauseUpdate, rollbackSignal, rollbackUpdate, statusQuery } from '../../workflows';
 import type { OperatorRequest } from '../../workflows/operator-request';
-import { waitForStatus } from '../helpers/rollout-test-helpers';
+import { waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
   sagaSteps,
@@ -58,7 +58,7 @@ async function rollBackMidSoak(
     const handle = await env.start(taskQueue, { ...soaking, ...plan });
     await waitForStatus(handle, (s) => s.soakEndsAt !== null, 'the long soak');
     await rollback(handle);
-    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', percent: 0 });
   });
   return fakes.calls;
 }
@@ -149,7 +149,7 @@ test('a bad scope is refused by the update and ignored as a signal; a pause with
     expect(JSON.stringify(status)).not.toContain('xxxx');
 
     await handle.executeUpdate(rollbackUpdate, { args: [request('flag')] });
-    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back' });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back' });
   });
   expect(audit(fakes.calls, 'operator_rollback')).toHaveLength(1);
   expect(audit(fakes.calls, 'operator_pause')).toHaveLength(0);
@@ -207,7 +207,7 @@ test.each([
       const handle = await env.start(taskQueue);
       await waitForCall(fakes.calls, activity);
       await handle.executeUpdate(rollbackUpdate, { args: [request(scope)] });
-      expect(await handle.result()).toMatchObject({
+      expect(await finalStatus(handle)).toMatchObject({
         outcome: 'rolled_back',
         error: 'rollback requested by carol@ops: scope check',
         keyMigration: activity === 'migrateKeys' ? null : expect.anything(),
@@ -255,7 +255,7 @@ test.each([
       ],
       gates: { health: { provider: 'http', url: 'http://127.0.0.1:9/health', interval: '1s' } },
     });
-    expect(await handle.result()).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', percent: 0 });
   });
   expect(sagaSteps(fakes.calls).slice(-undone.length - 1)).toEqual(['runStageGates', ...undone]);
   expect(audit(fakes.calls, 'rollback_started')).toEqual([expect.objectContaining({ scope: planScope })]);

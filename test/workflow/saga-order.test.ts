@@ -1,3 +1,4 @@
+import { finalStatus } from '../helpers/rollout-test-helpers';
 import { statusQuery } from '../../workflows';
 import {
   fakeActivities,
@@ -20,7 +21,7 @@ test('a completed rollout runs every phase in SPEC order, records each decision,
   const fakes = fakeActivities();
   const result = await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue);
-    return handle.result();
+    return finalStatus(handle);
   });
 
   expect(trail(fakes.calls)).toEqual([
@@ -76,7 +77,7 @@ test('the phases a plan leaves out never run, and a stage soaks before the next 
         { percent: 100, soak: '0s' },
       ],
     });
-    const done = await handle.result();
+    const done = await finalStatus(handle);
     // The query still answers once the run has ended, with the same status.
     expect(await handle.query(statusQuery)).toEqual(done);
     return done;

@@ -1,13 +1,20 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROLLOUT_OUTCOME, ROLLOUT_PAUSED } from '../../src/temporal/search-attributes';
-import { pauseSignal, resumeUpdate, rollbackUpdate, type RolloutWorkflow } from '../../workflows';
-import { waitForStatus } from '../helpers/rollout-test-helpers';
+import {
+  pauseSignal,
+  resumeUpdate,
+  rollbackUpdate,
+  statusQuery,
+  type RolloutWorkflow,
+} from '../../workflows';
+import { waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
   fakeAnswers,
   Latch,
   startWorkflowTestEnv,
+  trail,
   waitForCall,
   type WorkflowTestEnv,
 } from '../helpers/workflow-test-env';
@@ -97,7 +104,7 @@ test('pause and resume show in the current details and the RolloutPaused attribu
 
     latch.release();
     await handle.executeUpdate(resumeUpdate, { args: [{ actor: 'alice@ops' }] });
-    await handle.result();
+    await finalStatus(handle);
     const done = await currentDetails(handle);
     expect(done).toContain('| Outcome | ✅ completed |');
     expect(done).toContain('| Stage | 2/2 at 100% (all stages done) |');
@@ -126,5 +133,43 @@ test('a rolled-back rollout says so in its details and RolloutOutcome, with the 
     );
     expect(details).toContain('| Rollback cause | rollback requested by bob@ops: bad templates |');
     expect(await attributes(handle)).toEqual({ paused: false, outcome: 'rolled_back' });
+  });
+});
+
+test('a cancel names the canceller (from the cancel request) in the status and the audit log before the rollback', async () => {
+  const latch = new Latch();
+  const fakes = fakeActivities({
+    migrateKeys: async (input) => {
+      await latch.wait();
+      return fakeAnswers.migrateKeys(input);
+    },
+  });
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue);
+    await waitForCall(fakes.calls, 'migrateKeys');
+    await handle.cancel();
+    latch.release();
+    await expect(handle.result()).rejects.toThrow();
+    const status = await handle.query(statusQuery);
+    expect(status).toMatchObject({
+      outcome: 'cancelled',
+      cancelledBy: 'fake-canceller@ops',
+      error: 'cancelled by fake-canceller@ops: fake reason',
+    });
+    const kinds = trail(fakes.calls).filter(
+      (step) => step.startsWith('recordEvent:') || step === 'readCancelRequest',
+    );
+    expect(kinds.indexOf('readCancelRequest')).toBeGreaterThan(-1);
+    expect(kinds.indexOf('recordEvent:operator_cancel')).toBeGreaterThan(kinds.indexOf('readCancelRequest'));
+    expect(kinds.indexOf('recordEvent:rollback_started')).toBeGreaterThan(
+      kinds.indexOf('recordEvent:operator_cancel'),
+    );
+    const cancelRow = fakes.calls.find(
+      (call) => call.name === 'recordEvent' && (call.input as { kind: string }).kind === 'operator_cancel',
+    )!.input as { actor: string; details: { reason: string } };
+    expect(cancelRow).toMatchObject({ actor: 'fake-canceller@ops', details: { reason: 'fake reason' } });
+    expect(await currentDetails(handle)).toContain(
+      '| Rollback cause | cancelled by fake-canceller@ops: fake reason |',
+    );
   });
 });
