@@ -4,7 +4,7 @@ import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { resumeUpdate, RolloutWorkflow } from '../../workflows';
 import type { RolloutStatus } from '../../workflows/rollout-status';
-import { flagPercent, waitForStatus } from '../helpers/rollout-test-helpers';
+import { finalStatus, flagPercent, waitForStatus } from '../helpers/rollout-test-helpers';
 import { archiveFlag, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
 import { startServiceUnderLoad, type ServiceUnderLoad } from '../helpers/service-under-load';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database';
@@ -114,7 +114,12 @@ async function expectInconclusivePause(
   expect(status.events.find((e) => e.kind === 'paused')!.message).toMatch(
     /paused by gate:compare: gate compare inconclusive/,
   );
-  const audit = await listAuditEvents(database.db, rolloutId);
+  // The status shows the pause as soon as it is decided; its audit row is written right after.
+  let audit = await listAuditEvents(database.db, rolloutId);
+  for (let waited = 0; !audit.some((e) => e.kind === 'paused') && waited < 10_000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    audit = await listAuditEvents(database.db, rolloutId);
+  }
   const inconclusive = audit.find((e) => e.kind === 'gate_inconclusive');
   expect(inconclusive).toMatchObject({ actor: 'gate:compare', details: { gate: 'compare', stage: 1 } });
   expect(String(inconclusive!.details.reason)).toMatch(/gate compare inconclusive since/);
@@ -140,7 +145,7 @@ test('no traffic: the gate is inconclusive and the rollout pauses with that reas
       args: [{ actor: 'jest@test', reason: 'traffic is back' }],
     });
     expect(answer).toMatchObject({ paused: false, stageIndex: 0 });
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'completed', percent: 100 });
     expect(result.gates).toMatchObject({ stage: 1, outcome: 'passed' });
     expect(await flagPercent(temporal.unleash, flag)).toBe(100);
@@ -173,7 +178,7 @@ test('no traffic and nobody answers: escalateAfter applies onEscalation rollback
       await expectInconclusivePause(rolloutId, paused, service);
       expect(await flagPercent(temporal.unleash, flag)).toBe(10);
 
-      const result = await handle.result();
+      const result = await finalStatus(handle);
       expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0, paused: false, pausedBy: null });
       expect(result.error).toMatch(/rollback requested by escalation: escalated \(gate compare inconclusive/);
       expect(await flagPercent(temporal.unleash, flag)).toBe(0);
@@ -200,7 +205,7 @@ test('no traffic and nobody answers: onEscalation proceed measures again as if r
       await expectInconclusivePause(rolloutId, paused, service);
       service.startLoad();
 
-      const result = await handle.result();
+      const result = await finalStatus(handle);
       expect(result).toMatchObject({ outcome: 'completed', percent: 100 });
       expect(await flagPercent(temporal.unleash, flag)).toBe(100);
       const audit = await listAuditEvents(database.db, rolloutId);

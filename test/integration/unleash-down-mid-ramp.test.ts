@@ -6,7 +6,7 @@ import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { UnleashAdminClient } from '../../src/unleash/unleash-admin-client';
 import { RolloutWorkflow, statusQuery } from '../../workflows';
-import { flagPercent, waitForStatus } from '../helpers/rollout-test-helpers';
+import { finalStatus, flagPercent, waitForStatus } from '../helpers/rollout-test-helpers';
 import {
   archiveFlag,
   setFlagPercent,
@@ -189,7 +189,7 @@ test('Unleash down between stages: no stage advances unconfirmed; once it is bac
     expect(unleash.isRunning()).toBe(false);
 
     const backAt = await restartUnleash();
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'completed', percent: 100, stageIndex: 2, operatorAction: null });
     expect(await flagPercent(admin, flag)).toBe(100);
     const audit = await listAuditEvents(database.db, rolloutId);
@@ -242,7 +242,7 @@ test('a gate failure while Unleash is down keeps retrying the flag-to-0, the sta
     expect(unleash.isRunning()).toBe(false);
 
     const backAt = await restartUnleash();
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0, operatorAction: null });
     expect(await flagPercent(admin, flag)).toBe(0);
     const audit = await listAuditEvents(database.db, rolloutId);

@@ -1,7 +1,7 @@
 import type { StageGatesResult } from '../../activities/gates/run-stage-gates-activity';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
-import { resumeSignal, rollbackSignal } from '../../workflows';
-import { waitForStatus } from '../helpers/rollout-test-helpers';
+import { pauseSignal, resumeSignal, rollbackSignal } from '../../workflows';
+import { finalStatus, waitForStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
   fakeAnswers,
@@ -57,7 +57,7 @@ function gatesAnswering(...answers: StageGatesResult[]) {
 test('a stage with gates advances only after the gates passed; a stage without gates does not run them', async () => {
   const fakes = gatesAnswering();
   await env.withWorker(fakes.activities, async (taskQueue) => {
-    const result = await (await env.start(taskQueue, gatedPlan())).result();
+    const result = await finalStatus(await env.start(taskQueue, gatedPlan()));
     expect(result).toMatchObject({
       outcome: 'completed',
       percent: 100,
@@ -83,7 +83,7 @@ test('a failed gate with onFailure rollback rolls back at once, cause gate_faile
     gates: [],
   });
   await env.withWorker(fakes.activities, async (taskQueue) => {
-    const result = await (await env.start(taskQueue, gatedPlan())).result();
+    const result = await finalStatus(await env.start(taskQueue, gatedPlan()));
     expect(result.outcome).toBe('rolled_back');
     expect(result.percent).toBe(0);
     expect(result.error).toMatch(/^rollback requested by gate:health: gate_failed: gate health at stage 1/);
@@ -112,7 +112,7 @@ test('hold and inconclusive pause at the stage with the flag unchanged; resume r
       'the inconclusive pause',
     );
     await handle.signal(resumeSignal, { actor: 'bob@ops' });
-    expect(await handle.result()).toMatchObject({ outcome: 'completed', percent: 100 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed', percent: 100 });
   });
   const rounds = fakes.calls
     .filter((c) => c.name === 'runStageGates')
@@ -128,7 +128,7 @@ test('an inconclusive pause nobody answers escalates: onEscalation rollback roll
   const fakes = gatesAnswering({ outcome: 'inconclusive', gate: 'health', reason: 'no traffic', gates: [] });
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue, gatedPlan({ escalateAfter: '2s', onEscalation: 'rollback' }));
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0 });
     expect(result.error).toMatch(/escalat/);
   });
@@ -149,7 +149,7 @@ test('an inconclusive pause nobody answers with onEscalation hold is recorded an
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await handle.query('status')).toMatchObject({ paused: true, outcome: 'running' });
     await handle.signal(resumeSignal, { actor: 'bob@ops' });
-    expect(await handle.result()).toMatchObject({ outcome: 'completed', percent: 100 });
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed', percent: 100 });
   });
   expect(trail(fakes.calls).filter((step) => step === 'recordEvent:escalated')).toHaveLength(1);
   expect(fakes.calls.filter((c) => c.name === 'runStageGates')).toHaveLength(2);
@@ -159,7 +159,7 @@ test('an escalated rollback leaves the rollout unpaused: it rolls back, it is no
   const fakes = gatesAnswering({ outcome: 'inconclusive', gate: 'health', reason: 'no traffic', gates: [] });
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue, gatedPlan({ escalateAfter: '1s', onEscalation: 'rollback' }));
-    expect(await handle.result()).toMatchObject({
+    expect(await finalStatus(handle)).toMatchObject({
       outcome: 'rolled_back',
       percent: 0,
       paused: false,
@@ -197,14 +197,26 @@ test('the flag-to-0 of a rollback is retried in rounds while Unleash fails; the 
     );
     expect(retrying).toMatchObject({ phase: 'rollback', outcome: 'running', percent: 10 });
     expect(retrying.operatorAction).toMatch(
-      /not confirmed at 0% yet \(3 attempts, last error: .*ECONNREFUSED/,
+      /^waiting for Unleash: the flag .* not confirmed at 0% yet \(3 attempts, last error: .*ECONNREFUSED/,
     );
     expect(retrying.events.find((e) => e.kind === 'flag_rollback_retrying')!.message).toMatch(
       /3 attempts failed since .*ECONNREFUSED.*retrying until Unleash confirms it/,
     );
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0, operatorAction: null });
     expect(result.events.filter((e) => e.kind === 'flag_rollback_retrying')).toHaveLength(1);
+    // The history holds rounds, not attempts: two setFlagPercent activities (one failed) for five attempts.
+    const history = await handle.fetchHistory();
+    const flagCalls = new Set(
+      (history.events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setFlagPercent')
+        .map((e) => Number(e.eventId)),
+    );
+    expect(flagCalls.size).toBe(2);
+    const failed = (history.events ?? []).filter((e) =>
+      flagCalls.has(Number(e.activityTaskFailedEventAttributes?.scheduledEventId ?? -1)),
+    );
+    expect(failed).toHaveLength(1);
   });
   // Three attempts in the first round, the fourth fails in the second, the fifth confirms.
   expect(sagaSteps(fakes.calls).filter((s) => s === 'setFlagPercent:0')).toHaveLength(5);
@@ -270,7 +282,7 @@ test('Unleash down before a stage: the stage waits (no stage advances unconfirme
       /stage 2 \(100%\) waits for Unleash: 3 attempts to read back the flag failed/,
     );
     fakes.unleashBack();
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'completed', percent: 100, operatorAction: null });
   });
   expect(trail(fakes.calls).filter((s) => s === 'recordEvent:unleash_unreachable')).toHaveLength(1);
@@ -287,7 +299,7 @@ test('a rollback asked for while a stage waits for Unleash ends the wait: the ne
       'the wait for Unleash',
     );
     await handle.signal(rollbackSignal, { actor: 'bob@ops', reason: 'Unleash is down, stop here' });
-    const result = await handle.result();
+    const result = await finalStatus(handle);
     expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0, stageIndex: 0 });
     expect(result.error).toMatch(/rollback requested by bob@ops/);
   });
@@ -297,3 +309,24 @@ test('a rollback asked for while a stage waits for Unleash ends the wait: the ne
   expect(steps.at(-1)).toBe('setFlagPercent:0');
   expect(trail(fakes.calls).filter((s) => s === 'recordEvent:stage_reached')).toHaveLength(1);
 });
+
+test('a gate hold that continues as new (a flood of large signals) keeps its escalation in the new run', async () => {
+  const fakes = gatesAnswering({ outcome: 'inconclusive', gate: 'health', reason: 'no traffic', gates: [] });
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, gatedPlan({ escalateAfter: '6s', onEscalation: 'rollback' }));
+    await waitForStatus(handle, (s) => s.paused && s.pausedBy === 'gate:health', 'the hold');
+    // Two refused signals of about 1.1 MB each take the run's history past its 2 MB budget: it hands over.
+    for (let i = 0; i < 2; i++) {
+      await handle.signal(pauseSignal, { actor: 'mallory@outside', reason: 'r'.repeat(1_100_000) });
+    }
+    const handedOver = await waitForStatus(handle, (s) => s.continuedAsNew >= 1, 'the hand-over', 30_000);
+    expect(handedOver).toMatchObject({ paused: true, pausedBy: 'gate:health', stageIndex: 0 });
+    const result = await finalStatus(handle);
+    expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+    expect(result.error).toMatch(/rollback requested by escalation: escalated \(held by gate:health/);
+    const kinds = result.events.map((e) => e.kind);
+    expect(kinds.lastIndexOf('continued_as_new')).toBeLessThan(kinds.lastIndexOf('escalated'));
+  });
+  // The gates ran once: the new run held again instead of measuring.
+  expect(fakes.calls.filter((c) => c.name === 'runStageGates')).toHaveLength(1);
+}, 60_000);
