@@ -238,7 +238,12 @@ test('a hand edit of the strategy in Unleash between stages pauses the rollout w
       expect(held.events.at(-1)!.message).toMatch(/edited outside the rollout: .*rollout 10 → 40/);
       // The rollout wrote nothing since: the hand edit is still there.
       expect(await flagPercent(temporal.unleash, flag)).toBe(40);
-      const audit = await listAuditEvents(database.db, rolloutId);
+      // The pause shows in the status as the audit row is being written: wait for the row.
+      let audit = await listAuditEvents(database.db, rolloutId);
+      for (let tries = 0; tries < 100 && !audit.some((e) => e.kind === 'flag_drift'); tries++) {
+        await sleep(100);
+        audit = await listAuditEvents(database.db, rolloutId);
+      }
       expect(audit.find((e) => e.kind === 'flag_drift')).toMatchObject({
         actor: 'drift-guard',
         details: { stage: 2, differences: [{ field: 'rollout', expected: '10', actual: '40' }] },

@@ -189,7 +189,9 @@ describe('rollout cancel', () => {
       const status = await cliProcess(['status', id], env).exited;
       expect(status.code).toBe(0);
       expect(status.stdout).toMatch(/outcome cancelled +percent 0%/);
-      expect(status.stdout).toContain('  rollback cause cancelled\n');
+      // The canceller as the server recorded the request (the CLI's user@host) and the reason it sent.
+      expect(status.stdout).toMatch(/ {2}rollback cause cancelled by \S+@\S+: error budget spent elsewhere\n/);
+      expect(status.stdout).toMatch(/operator_cancel +by \S+@\S+\n/);
       expect(status.stdout).toContain('✗ 10% (soak 10m)  · 100%');
 
       const ended = await cliProcess(['cancel', id, '--reason', 'too late'], env).exited;
