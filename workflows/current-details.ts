@@ -61,11 +61,11 @@ export function renderCurrentDetails(status: RolloutStatus): string {
     rows.push(['⏸ Paused', `by ${inline(status.pausedBy ?? 'unknown')}${why ? `: ${inline(why)}` : ''}`]);
     rows.push(['Next step', 'resume (update resume-rollout) or roll back (update rollback-rollout)']);
   }
-  if (status.awaitingApproval !== null) {
-    const stage = status.stages[status.awaitingApproval];
+  if (status.awaitingApprovalStage != null) {
+    const stage = status.stages[status.awaitingApprovalStage - 1];
     rows.push([
       '✋ Awaiting approval',
-      `stage ${status.awaitingApproval + 1}/${status.stages.length}${stage ? ` (${stage.percent}%)` : ''}: send approve-stage`,
+      `stage ${status.awaitingApprovalStage}/${status.stages.length}${stage ? ` (${stage.percent}%)` : ''}: send approve-stage`,
     ]);
   }
   if (status.soakEndsAt !== null) rows.push(['Soak ends', status.soakEndsAt]);

@@ -120,7 +120,8 @@ export class OperatorInbox {
     return {
       ended: status.outcome !== 'running',
       rollingBack: status.phase === 'rollback',
-      awaitingApproval: status.awaitingApproval,
+      // Internally an index; a status carried from a run of older code may lack the field (then nothing waits).
+      awaitingApproval: status.awaitingApprovalStage == null ? null : status.awaitingApprovalStage - 1,
     };
   }
 
@@ -134,7 +135,7 @@ export class OperatorInbox {
       stageIndex: status.stageIndex,
       paused: status.paused,
       pausedBy: status.pausedBy,
-      awaitingApproval: status.awaitingApproval,
+      awaitingApprovalStage: status.awaitingApprovalStage,
     };
   }
 
@@ -179,7 +180,7 @@ export class OperatorInbox {
           actor: request.actor,
           details: {
             reason: request.reason,
-            stage: now.awaitingApproval,
+            stage: now.awaitingApproval === null ? null : now.awaitingApproval + 1,
             via,
             // A rollback names the scope it asked for; null means the plan's (the rollback_started row
             // names the scope applied).

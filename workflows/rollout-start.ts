@@ -21,31 +21,35 @@ export function parsePlanOrFail(input: RolloutInput): RolloutPlan {
 
 /** The status of a rollout that has not started its first phase. */
 export function initialStatus(input: RolloutInput, plan: RolloutPlan): RolloutStatus {
+  // The order is what a person reads in the Temporal UI's query result: what an operator needs first, the
+  // plan and the phases' reports (counts) last.
   return {
     rolloutId: input.rolloutId,
     flag: plan.flag,
     project: plan.unleash.project,
     environment: plan.unleash.environment,
-    phase: 'preflight',
     outcome: 'running',
+    phase: 'preflight',
+    stage: null,
+    percent: 0,
+    paused: false,
+    pausedBy: null,
+    awaitingApprovalStage: null,
+    soakEndsAt: null,
+    gates: null,
+    error: null,
+    cancelledBy: null,
+    operatorAction: null,
+    events: [],
+    ignored: { count: 0, last: [] },
+    rollbackFailures: [],
     stages: plan.stages.map((s) => ({ percent: s.percent, soakMs: s.soak, approval: s.approval })),
     stageIndex: null,
-    percent: 0,
-    soakEndsAt: null,
     preflight: null,
     backups: [],
     keyMigration: null,
     templateMigration: null,
     seeding: null,
-    paused: false,
-    pausedBy: null,
-    awaitingApproval: null,
-    events: [],
-    ignored: { count: 0, last: [] },
-    error: null,
-    rollbackFailures: [],
-    operatorAction: null,
     continuedAsNew: 0,
-    cancelledBy: null,
   };
 }

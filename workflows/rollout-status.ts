@@ -83,8 +83,10 @@ export interface RolloutStatus {
   phase: RolloutPhase;
   outcome: RolloutOutcome;
   stages: { percent: number; soakMs: number; approval: boolean }[];
-  /** Index into `stages` of the stage last confirmed, or null before the ramp. */
+  /** Index into `stages` (0-based) of the stage last confirmed, or null before the ramp; see `stage`. */
   stageIndex: number | null;
+  /** The stage last confirmed, 1-based as people count (stage 2 of 3), or null before the ramp. */
+  stage?: number | null;
   /** The percent Unleash last confirmed. */
   percent: number;
   soakEndsAt: string | null;
@@ -96,8 +98,8 @@ export interface RolloutStatus {
   /** Held by an operator before the next stage or phase. */
   paused: boolean;
   pausedBy: string | null;
-  /** Index of the stage waiting for an operator's approval, or null. */
-  awaitingApproval: number | null;
+  /** The stage (1-based) waiting for an operator's approval, or null. */
+  awaitingApprovalStage: number | null;
   /**
    * The gates of the stage judged last, as of their last decision (passed, failed, inconclusive): per gate its
    * counts and newest few measurements, details shortened. Absent until a gated stage has been judged.
@@ -146,7 +148,8 @@ export interface OperatorAnswer {
   stageIndex: number | null;
   paused: boolean;
   pausedBy: string | null;
-  awaitingApproval: number | null;
+  /** 1-based, as in the status. */
+  awaitingApprovalStage: number | null;
 }
 
 /** A rollback asked for (by an operator, a failed gate or an escalation), not yet begun. */

@@ -49,11 +49,11 @@ export function formatRollout(view: RolloutView, uiUrl: string): string {
     field('stages', stageMarks(status));
     if (status.soakEndsAt) field('soak ends', status.soakEndsAt);
     if (status.paused) field('PAUSED', `by ${status.pausedBy} (rollout resume ${view.rolloutId})`);
-    if (status.awaitingApproval !== null) {
-      const stage = status.stages[status.awaitingApproval];
+    if (status.awaitingApprovalStage != null) {
+      const stage = status.stages[status.awaitingApprovalStage - 1];
       field(
         'WAITING',
-        `for approval of stage ${status.awaitingApproval + 1} (${stage?.percent}%): rollout approve ${view.rolloutId}`,
+        `for approval of stage ${status.awaitingApprovalStage} (${stage?.percent}%): rollout approve ${view.rolloutId}`,
       );
     }
     for (const backup of status.backups) {

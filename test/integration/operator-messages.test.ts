@@ -90,7 +90,7 @@ test('a stage marked approval waits for an operator; approving too early is refu
     await expect(handle.executeUpdate(approveUpdate, { args: [{ actor: 'eager' }] })).rejects.toThrow(
       WorkflowUpdateFailedError,
     );
-    const waiting = await waitForStatus(handle, (s) => s.awaitingApproval === 1, 'the approval wait');
+    const waiting = await waitForStatus(handle, (s) => s.awaitingApprovalStage === 2, 'the approval wait');
     expect(waiting.percent).toBe(10);
     expect(await flagPercent(temporal.unleash, flag)).toBe(10);
     expect(await runCliInProcess('status', id)).toContain(

@@ -152,10 +152,14 @@ const scenarios: Scenario[] = [
       ],
     },
     drive: async (handle) => {
-      await until(handle, (s) => s.awaitingApproval === 1, 'the approval wait');
+      await until(handle, (s) => s.awaitingApprovalStage === 2, 'the approval wait');
       await handle.executeUpdate(pauseUpdate, { args: [operator('alice@ops', 'replay: hold')] });
       await handle.signal(approveSignal, operator('carol@ops', 'dashboards green'));
-      await until(handle, (s) => s.awaitingApproval === null && s.paused, 'the approval, held by the pause');
+      await until(
+        handle,
+        (s) => s.awaitingApprovalStage === null && s.paused,
+        'the approval, held by the pause',
+      );
       await handle.executeUpdate(resumeUpdate, { args: [operator('bob@ops')] });
     },
     expect: {

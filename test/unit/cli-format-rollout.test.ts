@@ -27,7 +27,7 @@ function status(overrides: Partial<RolloutStatus>): RolloutStatus {
     seeding: null,
     paused: false,
     pausedBy: null,
-    awaitingApproval: null,
+    awaitingApprovalStage: null,
     events: [],
     ignored: { count: 0, last: [] },
     error: null,

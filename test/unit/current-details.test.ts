@@ -43,7 +43,7 @@ describe('renderCurrentDetails (the Temporal UI current details)', () => {
 
   test('stage numbers are 1-based: awaiting approval of the second stage says stage 2/3', () => {
     const details = renderCurrentDetails(
-      status({ phase: 'ramp', stageIndex: 0, percent: 10, awaitingApproval: 1 }),
+      status({ phase: 'ramp', stageIndex: 0, percent: 10, awaitingApprovalStage: 2 }),
     );
     expect(row(details, 'Stage')).toBe('1/3 at 10%');
     expect(row(details, '✋ Awaiting approval')).toBe('stage 2/3 (50%): send approve-stage');

@@ -48,7 +48,7 @@ function worstCaseStatus(): RolloutStatus {
     seeding: { inserted: 1e6, updated: 1e6, unchanged: 1e6 },
     paused: true,
     pausedBy: widest(MAX_ACTOR_CHARS),
-    awaitingApproval: 19,
+    awaitingApprovalStage: 20,
     // Gate names are at most 40 characters; a measurement's numbers at their longest JSON spelling.
     gates: {
       stage: 20,
@@ -98,7 +98,7 @@ test('an operator answer is a few hundred bytes at most', () => {
     stageIndex: 19,
     paused: true,
     pausedBy: widest(MAX_ACTOR_CHARS),
-    awaitingApproval: 19,
+    awaitingApprovalStage: 20,
   };
   expect(Buffer.byteLength(JSON.stringify(answer))).toBeLessThan(1_024);
 });

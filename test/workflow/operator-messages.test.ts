@@ -126,15 +126,15 @@ test('a stage marked approval waits for an operator; approving before then is re
     await expect(handle.executeUpdate(approveUpdate, { args: [{ actor: 'eager' }] })).rejects.toEqual(
       refusal('cannot approve: no stage is waiting for approval'),
     );
-    await waitForStatus(handle, (s) => s.awaitingApproval === 1, 'the approval wait');
+    await waitForStatus(handle, (s) => s.awaitingApprovalStage === 2, 'the approval wait');
     await sleep(1_000);
     expect(sagaSteps(fakes.calls).at(-1)).toBe('writeFlagPercent:10');
 
     const answer = await handle.executeUpdate(approveUpdate, {
       args: [{ actor: 'carol@ops', reason: 'dashboards green' }],
     });
-    expect(answer.awaitingApproval).toBe(1); // answered before the stage goes on
-    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed', awaitingApproval: null });
+    expect(answer.awaitingApprovalStage).toBe(2); // answered before the stage goes on
+    expect(await finalStatus(handle)).toMatchObject({ outcome: 'completed', awaitingApprovalStage: null });
   });
   const steps = trail(fakes.calls);
   expect(steps.indexOf('recordEvent:operator_approve')).toBeLessThan(steps.indexOf('writeFlagPercent:100'));

@@ -71,13 +71,13 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
     ramp.at = { index, soakRemainingMs: null, baseline };
     await waits.checkpoint();
     if (stage.approval && !controls.approved.has(index)) {
-      status.awaitingApproval = index;
+      status.awaitingApprovalStage = index + 1;
       journal.note(
         'awaiting_approval',
         `stage ${index + 1} (${stage.percent}%) waits for an operator's approval`,
       );
       await waits.waitFor(() => controls.approved.has(index) || waits.rollbackRequested());
-      status.awaitingApproval = null;
+      status.awaitingApprovalStage = null;
       await waits.checkpoint();
     }
     // Rounds of bounded attempts, so the status says while Unleash does not answer and a rollback request ends
@@ -92,6 +92,7 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
     const readback = written.readback;
     ramp.at = { index, soakRemainingMs: null, baseline: written.baseline };
     status.stageIndex = index;
+    status.stage = index + 1;
     journal.confirmPercent(readback.percent);
     await journal.record(
       {
@@ -148,8 +149,9 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
       await waits.waitFor(() => waits.rollbackRequested(), soakMs);
     } finally {
       ramp.at = { index, soakRemainingMs: Math.max(0, endsAt - workflowNowMs()), baseline };
+      // Also when a cancel or a hand-over ends the soak: the status must not promise a soak that stopped.
+      status.soakEndsAt = null;
     }
-    status.soakEndsAt = null;
   };
 
   return {
