@@ -173,3 +173,29 @@ test('a cancel names the canceller (from the cancel request) in the status and t
     );
   });
 });
+
+test('every activity the rollout schedules carries its one-line summary for the UI', async () => {
+  const fakes = fakeActivities();
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue);
+    await finalStatus(handle);
+    const history = await handle.fetchHistory();
+    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled.length).toBeGreaterThan(10);
+    const summaries = await Promise.all(
+      scheduled.map(async (e) => {
+        const payload = e.userMetadata?.summary;
+        return payload
+          ? await env.client.options.loadedDataConverter.payloadConverter.fromPayload(payload)
+          : undefined;
+      }),
+    );
+    expect(summaries.filter((s) => typeof s !== 'string' || s.length === 0)).toEqual([]);
+    expect(summaries).toEqual(
+      expect.arrayContaining([
+        'backup runtime_config',
+        expect.stringMatching(/^flag wf-\S+ → 100%, read back$/),
+      ]),
+    );
+  });
+});

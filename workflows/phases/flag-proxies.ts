@@ -1,5 +1,6 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { RolloutActivities } from '../../activities';
+import { withSummaries } from '../activity-summaries';
 
 /**
  * Unleash calls in rounds of a bounded number of attempts (`inUnleashRounds`: the ramp's writes and drift reads,
@@ -11,16 +12,18 @@ import type { RolloutActivities } from '../../activities';
 
 /** The first round: three quick attempts (about 3 s of waits), so the status says within seconds. */
 export const FIRST_ROUND_ATTEMPTS = 3;
-export const flagFirstRound = proxyActivities<RolloutActivities>({
-  startToCloseTimeout: '1 minute',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '2s',
-    maximumAttempts: FIRST_ROUND_ATTEMPTS,
-  },
-});
+export const flagFirstRound = withSummaries(
+  proxyActivities<RolloutActivities>({
+    startToCloseTimeout: '1 minute',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '2s',
+      maximumAttempts: FIRST_ROUND_ATTEMPTS,
+    },
+  }),
+);
 
 /**
  * Every later round: about 85 s of attempts (waits 1, 2, 4, 8 s, then every 10 s), so Unleash's return is
@@ -28,13 +31,15 @@ export const flagFirstRound = proxyActivities<RolloutActivities>({
  * run hands over to a new one (at 10,000 events) about every day and a half of outage.
  */
 export const LATER_ROUND_ATTEMPTS = 12;
-export const flagLaterRound = proxyActivities<RolloutActivities>({
-  startToCloseTimeout: '1 minute',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '10s',
-    maximumAttempts: LATER_ROUND_ATTEMPTS,
-  },
-});
+export const flagLaterRound = withSummaries(
+  proxyActivities<RolloutActivities>({
+    startToCloseTimeout: '1 minute',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '10s',
+      maximumAttempts: LATER_ROUND_ATTEMPTS,
+    },
+  }),
+);
