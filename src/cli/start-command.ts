@@ -4,7 +4,14 @@ import { ROLLOUT_ID } from '../plan/rollout-id';
 import { RolloutWorkflow } from '../../workflows/rollout-workflow';
 import { loadPlanFile } from '../plan/load-plan-file';
 import { toPlanInput } from '../plan/rollout-plan';
-import { ROLLOUT_FLAG, ROLLOUT_PERCENT, ROLLOUT_PHASE } from '../temporal/search-attributes';
+import {
+  ROLLOUT_FLAG,
+  ROLLOUT_OUTCOME,
+  ROLLOUT_PAUSED,
+  ROLLOUT_PERCENT,
+  ROLLOUT_PHASE,
+} from '../temporal/search-attributes';
+import { rolloutSummary } from '../../workflows/current-details';
 import { errorWriter, withConnections, writer } from './cli-context';
 import { UsageError } from './exit-codes';
 import { newRolloutId } from './new-rollout-id';
@@ -50,10 +57,15 @@ export function registerStartCommand(program: Command): void {
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
             // The workflow validates its input again, with the same rules: durations go with their units.
             args: [{ rolloutId, plan: toPlanInput(plan), requestedBy }],
+            // What the Temporal UI's list and header show for the rollout, fixed for its whole life.
+            staticSummary: rolloutSummary(plan),
+            staticDetails: `started by ${requestedBy}; find it with RolloutFlag = "${plan.flag}"`,
             typedSearchAttributes: [
               { key: ROLLOUT_FLAG, value: plan.flag },
               { key: ROLLOUT_PHASE, value: 'preflight' },
               { key: ROLLOUT_PERCENT, value: 0 },
+              { key: ROLLOUT_OUTCOME, value: 'running' },
+              { key: ROLLOUT_PAUSED, value: false },
             ],
           });
         } catch (error) {

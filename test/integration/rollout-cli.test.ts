@@ -1,3 +1,4 @@
+import { ROLLOUT_OUTCOME } from '../../src/temporal/search-attributes';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -523,8 +524,13 @@ describe('a real rollout through the CLI', () => {
     );
     expect(run.error).toBeUndefined();
     // Later tests read this rollout; they only need it to have completed, whatever its output looked like.
-    completed = (await temporal.client.workflow.getHandle(id).describe()).status.name === 'COMPLETED';
+    const description = await temporal.client.workflow.getHandle(id).describe();
+    completed = description.status.name === 'COMPLETED';
     expect(completed).toBe(true);
+    // What the UI's list and header show: the plan in one line, and the outcome as a search attribute.
+    expect(await description.staticSummary()).toBe(`${flag} in default/development: 10% → 50% → 100%`);
+    expect(await description.staticDetails()).toMatch(/^started by \S+; find it with RolloutFlag = "cli-/);
+    expect(description.typedSearchAttributes.get(ROLLOUT_OUTCOME)).toBe('completed');
     expect(process.exitCode ?? 0).toBe(0);
     const out = run.out;
     expect(out).toContain(`started rollout ${id} of ${flag} in default/development`);
