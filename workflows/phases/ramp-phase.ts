@@ -63,6 +63,35 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
     );
   };
 
+  /**
+   * An approval nobody gives within the stage's `escalateAfter` applies its `onEscalation`: `rollback` (the
+   * plan's scope), `proceed` (as if approved, recorded as the escalation's), `hold` (recorded, still waiting).
+   * Histories recorded before this waited for a person alone (`patched`).
+   */
+  const escalateApproval = async (index: number) => {
+    const { controls, waits } = context;
+    const { escalation, percent } = stagePolicy(plan, index);
+    if (escalation === null || !patched('approval-escalation')) return;
+    const answered = () => controls.approved.has(index) || waits.rollbackRequested();
+    await waits.waitFor(answered, escalation.afterMs);
+    if (answered()) return;
+    const reason = `stage ${index + 1} (${percent}%) waited ${escalation.afterMs} ms for an approval`;
+    await journal.record(
+      {
+        dedupeKey: `approval-s${index + 1}-escalated`,
+        kind: 'escalated',
+        actor: 'escalation',
+        details: { stage: index + 1, reason, action: escalation.action },
+      },
+      `escalation: ${reason}: ${escalation.action}`,
+    );
+    if (escalation.action === 'rollback') {
+      controls.rollbackRequest = { actor: 'escalation', reason: `escalated (${reason})` };
+    } else if (escalation.action === 'proceed') {
+      controls.approved.add(index);
+    }
+  };
+
   /** Approval (when the plan asks for it), then the stage's percent, confirmed by Unleash. */
   const reachStage = async (index: number) => {
     const { status, controls, waits } = context;
@@ -76,6 +105,7 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
         'awaiting_approval',
         `stage ${index + 1} (${stage.percent}%) waits for an operator's approval`,
       );
+      await escalateApproval(index);
       await waits.waitFor(() => controls.approved.has(index) || waits.rollbackRequested());
       status.awaitingApprovalStage = null;
       await waits.checkpoint();
