@@ -1,6 +1,7 @@
 import { formatDuration } from '../plan/duration';
 import type { RolloutStatus } from '../../workflows/rollout-status';
 import { formatProgressLine } from './format-progress';
+import { formatGateLine } from './live-gates';
 import type { RolloutView } from './read-rollout';
 
 /** Outcomes after which `error` is what started a rollback (an operator's reason, a gate, a failure). */
@@ -70,6 +71,17 @@ export function formatRollout(view: RolloutView, uiUrl: string): string {
     field('status', `unavailable: ${view.statusUnavailable}`);
   }
   if (view.progress) field('progress', formatProgressLine(view.progress));
+  // Live while a gated soak runs (the activity's heartbeat); else the gates as of their last decision.
+  if (view.liveGates && view.liveGates.length > 0) {
+    for (const gate of view.liveGates) field('gate (live)', formatGateLine(gate));
+  } else if (status?.gates) {
+    for (const tally of status.gates.gates) {
+      field(
+        `gate s${status.gates.stage}`,
+        `${formatGateLine({ ...tally, last: tally.last[tally.last.length - 1] ?? null })} (stage ${status.gates.outcome})`,
+      );
+    }
+  }
   field('temporal', uiUrl);
   lines.push('  audit log');
   if (view.audit.length === 0) lines.push('    (no decisions recorded yet)');

@@ -14,6 +14,7 @@ import {
   type PendingActivity,
 } from './data-progress';
 import { isUnreachable, UsageError } from './exit-codes';
+import { readLiveGates, type GateLine } from './live-gates';
 import { pendingActivities } from './pending-activities';
 import type { RolloutConnections } from './rollout-connections';
 
@@ -37,6 +38,8 @@ export interface RolloutView {
   statusUnavailable: string | null;
   /** The running data phase's batch progress from its last heartbeat, while one runs. */
   progress: DataProgress | null;
+  /** The gates measuring now (the gated soak's last heartbeat), while one runs. */
+  liveGates: GateLine[] | null;
   audit: AuditEventRow[];
 }
 
@@ -105,7 +108,8 @@ export async function readRollout(connections: RolloutConnections, rolloutId: st
   }
   const progress = await readPendingProgress(connections, pending, status);
   const audit = await listAuditEvents(connections.db, rolloutId);
-  return { rolloutId, execution, taskQueue, status, statusUnavailable, progress, audit };
+  const liveGates = readLiveGates(pending);
+  return { rolloutId, execution, taskQueue, status, statusUnavailable, progress, liveGates, audit };
 }
 
 /**

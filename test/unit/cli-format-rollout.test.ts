@@ -1,3 +1,4 @@
+import { readLiveGates } from '../../src/cli/live-gates';
 import { errorLabel, formatRollout, stageMarks } from '../../src/cli/format-rollout';
 import type { RolloutView } from '../../src/cli/read-rollout';
 import type { RolloutOutcome, RolloutPhase, RolloutStatus } from '../../workflows/rollout-status';
@@ -46,6 +47,7 @@ function view(overrides: Partial<RolloutView>): RolloutView {
     status: null,
     statusUnavailable: null,
     progress: null,
+    liveGates: null,
     audit: [],
     ...overrides,
   };
@@ -146,6 +148,78 @@ describe('formatRollout', () => {
     );
     expect(text).toContain(
       '  progress    key migration (rename): 50,000/200,000 ids (25%) · renamed 5,000\n',
+    );
+  });
+
+  it('shows the gates measuring now from the soak activity, else as of their last decision', () => {
+    const measurement = {
+      verdict: 'pass' as const,
+      value: 0.4,
+      threshold: 100,
+      sample: 250,
+      detail: 'd',
+      at: 'x',
+    };
+    const pending = [
+      {
+        activityType: 'runStageGates',
+        attempt: 1,
+        heartbeatAt: null,
+        details: {
+          gates: [
+            {
+              tally: {
+                gate: 'errors',
+                measured: 12,
+                failures: 0,
+                consecutivePasses: 12,
+                inconclusiveSince: null,
+                last: [measurement],
+              },
+              state: {},
+              sequence: 12,
+              nextAtMs: 0,
+              finalTaken: false,
+            },
+          ],
+        },
+      },
+    ];
+    const live = formatRollout(
+      view({ status: status({ phase: 'ramp' }), liveGates: readLiveGates(pending) }),
+      'http://ui/x',
+    );
+    expect(live).toContain(
+      '  gate (live) errors: pass, value 0.4 vs threshold 100, sample 250 · 12 measured, 0 failed\n',
+    );
+    // Details this CLI does not understand are not shown (never a crash).
+    expect(readLiveGates([{ ...pending[0]!, details: { gates: 'nope' } }])).toBeNull();
+    expect(readLiveGates([])).toBeNull();
+
+    const decided = formatRollout(
+      view({
+        status: status({
+          phase: 'ramp',
+          gates: {
+            stage: 2,
+            outcome: 'failed',
+            gates: [
+              {
+                gate: 'errors',
+                measured: 5,
+                failures: 1,
+                consecutivePasses: 0,
+                inconclusiveSince: null,
+                last: [{ ...measurement, verdict: 'fail', value: 120 }],
+              },
+            ],
+          },
+        }),
+      }),
+      'http://ui/x',
+    );
+    expect(decided).toContain(
+      '  gate s2     errors: fail, value 120 vs threshold 100, sample 250 · 5 measured, 1 failed (stage failed)\n',
     );
   });
 });
