@@ -4,8 +4,12 @@ import { errorText } from './failure-text';
 import type { RolloutJournal } from './rollout-journal';
 import type { RolloutStatus } from './rollout-status';
 
-/** The actor when the server recorded no identity with the cancel request. */
-export const UNKNOWN_CANCELLER = 'unknown (no identity on the cancel request)';
+/**
+ * The actor when the server recorded no identity with the cancel request. The Temporal Web UI's Request
+ * Cancellation sends none (its request has no body); `rollout cancel` sends user@host.
+ */
+export const UNKNOWN_CANCELLER =
+  'unknown (the cancel request carries no identity, as from the Web UI: use rollout cancel to be named)';
 
 /**
  * Names who cancelled the rollout: Temporal keeps the cancel request's identity (the CLI's user@host, the Web

@@ -31,8 +31,12 @@ function stageLine(status: RolloutStatus): string {
   const total = status.stages.length;
   if (status.stageIndex === null)
     return `not started (${total} stages: ${status.stages.map((s) => `${s.percent}%`).join(' → ')})`;
-  const done = status.outcome === 'completed';
-  return `${status.stageIndex + 1}/${total} at ${status.percent}%${done ? ' (all stages done)' : ''}`;
+  const reached = `${status.stageIndex + 1}/${total}`;
+  if (status.outcome === 'completed') return `${reached} at ${status.percent}% (all stages done)`;
+  // Once a rollback set the flag back, the stage says where the ramp stopped, not where the flag is.
+  if (status.phase === 'rollback' || status.outcome !== 'running')
+    return `stopped at ${reached} (${status.stages[status.stageIndex]?.percent ?? '?'}%); flag now ${status.percent}%`;
+  return `${reached} at ${status.percent}%`;
 }
 
 /**

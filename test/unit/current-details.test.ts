@@ -88,6 +88,8 @@ describe('renderCurrentDetails (the Temporal UI current details)', () => {
       }),
     );
     expect(row(back, 'Outcome')).toBe('↩️ rolled back');
+    // Where the ramp stopped, and the flag where the rollback left it.
+    expect(row(back, 'Stage')).toBe('stopped at 2/3 (50%); flag now 0%');
     expect(row(back, 'Rollback cause')).toBe('rollback requested by ana@ops: error rate');
   });
 

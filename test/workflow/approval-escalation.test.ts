@@ -87,3 +87,17 @@ test('an approval given before escalateAfter escalates nothing', async () => {
   });
   expect(escalations(fakes.calls)).toEqual([]);
 });
+
+test('a cancel during the approval wait ends it: the cancelled rollout no longer reads as waiting', async () => {
+  const fakes = fakeActivities();
+  await env.withWorker(fakes.activities, async (taskQueue) => {
+    const handle = await env.start(taskQueue, { ...plan('hold'), escalateAfter: '1m' });
+    await waitForStatus(handle, (s) => s.awaitingApprovalStage === 2, 'the approval wait');
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    expect(await handle.query(statusQuery)).toMatchObject({
+      outcome: 'cancelled',
+      awaitingApprovalStage: null,
+    });
+  });
+});

@@ -105,9 +105,13 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
         'awaiting_approval',
         `stage ${index + 1} (${stage.percent}%) waits for an operator's approval`,
       );
-      await escalateApproval(index);
-      await waits.waitFor(() => controls.approved.has(index) || waits.rollbackRequested());
-      status.awaitingApprovalStage = null;
+      try {
+        await escalateApproval(index);
+        await waits.waitFor(() => controls.approved.has(index) || waits.rollbackRequested());
+      } finally {
+        // Also when a cancel ends the wait: an ended rollout must not read as waiting for approval.
+        status.awaitingApprovalStage = null;
+      }
       await waits.checkpoint();
     }
     // Rounds of bounded attempts, so the status says while Unleash does not answer and a rollback request ends
