@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../src/config/load-dotenv';
 import type { RolloutWorkflow } from '../../workflows/rollout-workflow';
+import { cliProcess, killCliProcesses } from '../helpers/cli-process';
 import { generateLegacyData } from '../helpers/config-fixtures';
 import { tcpListenAddresses } from '../helpers/listening-sockets';
 import { waitForStatus } from '../helpers/rollout-test-helpers';
@@ -13,45 +12,6 @@ import { connectTestTemporal, uniqueSuffix, type TestTemporal } from '../helpers
 
 // The operator experience of the real `rollout` CLI process (issue 10): cancel with identity and reason,
 // watch --timeout, the connection options and a data phase's batch progress.
-
-interface CliProcess {
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>;
-  kill(): void;
-}
-
-const children = new Set<ReturnType<typeof spawn>>();
-
-/**
- * `rollout <args>` as a child process (stdout and stderr are pipes: not a terminal), run as `src/cli/rollout`
- * runs it: `--` first, so Node 20 leaves the CLI's --env-file alone (see withoutLeadingSeparator), or
- * through the wrapper itself with `wrapper`.
- */
-function cliProcess(args: string[], env: Record<string, string> = {}, wrapper = false): CliProcess {
-  const started = Date.now();
-  const child = wrapper
-    ? spawn(path.join(projectRoot, 'src/cli/rollout'), args, {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-    : spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/cli/main.ts'), '--', ...args], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve) =>
-    child.once('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    }),
-  );
-  return { stdout: () => stdout, stderr: () => stderr, exited, kill: () => child.kill('SIGTERM') };
-}
 
 /** A local TCP port nothing listens on (taken from the OS, then released). */
 async function unusedPort(): Promise<number> {
@@ -78,7 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killCliProcesses();
   for (const workflowId of toTerminate) {
     await temporal.client.workflow
       .getHandle(workflowId)
@@ -190,7 +150,9 @@ describe('rollout cancel', () => {
       expect(status.code).toBe(0);
       expect(status.stdout).toMatch(/outcome cancelled +percent 0%/);
       // The canceller as the server recorded the request (the CLI's user@host) and the reason it sent.
-      expect(status.stdout).toMatch(/ {2}rollback cause cancelled by \S+@\S+: error budget spent elsewhere\n/);
+      expect(status.stdout).toMatch(
+        / {2}rollback cause cancelled by \S+@\S+: error budget spent elsewhere\n/,
+      );
       expect(status.stdout).toMatch(/operator_cancel +by \S+@\S+\n/);
       expect(status.stdout).toContain('✗ 10% (soak 10m)  · 100%');
 
@@ -233,7 +195,9 @@ describe('connection options: flag > --env-file > environment > default', () => 
     expect({ code: flagOverFile.code, stderr: flagOverFile.stderr }).toEqual({ code: 0, stderr: '' });
 
     // Through the wrapper operators use.
-    const missing = await cliProcess(['list', '--env-file', path.join(dir, 'missing.env')], env, true).exited;
+    const missing = await cliProcess(['list', '--env-file', path.join(dir, 'missing.env')], env, {
+      wrapper: true,
+    }).exited;
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`rollout: cannot read --env-file ${path.join(dir, 'missing.env')}`);
     const bad = await cliProcess(['list', '--address', 'no-port'], env).exited;
