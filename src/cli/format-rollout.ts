@@ -67,6 +67,12 @@ export function formatRollout(view: RolloutView, uiUrl: string): string {
     for (const failure of status.rollbackFailures ?? [])
       field('NOT UNDONE', `${failure.phase}: ${failure.error}`);
     if (status.operatorAction) field('to do', status.operatorAction);
+    // A signal cannot be answered: one the rollout refused shows here, with why (an update says so at once).
+    if (status.ignored.count > 0) {
+      field('IGNORED', `${status.ignored.count} operator message(s) not acted on; the newest:`);
+      for (const message of status.ignored.last.slice(-3))
+        lines.push(`    ${message.at}  ${message.message}`);
+    }
   } else if (view.statusUnavailable) {
     field('status', `unavailable: ${view.statusUnavailable}`);
   }

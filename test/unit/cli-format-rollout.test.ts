@@ -222,4 +222,35 @@ describe('formatRollout', () => {
       '  gate s2     errors: fail, value 120 vs threshold 100, sample 250 · 5 measured, 1 failed (stage failed)\n',
     );
   });
+
+  it('shows operator messages the rollout ignored, with why', () => {
+    const text = formatRollout(
+      view({
+        status: status({
+          ignored: {
+            count: 4,
+            last: [
+              {
+                at: '2026-12-02T10:00:00.000Z',
+                kind: 'ignored',
+                message: 'resume signal from ana@ops ignored: the rollout is not paused',
+              },
+              {
+                at: '2026-12-02T10:00:01.000Z',
+                kind: 'ignored',
+                message:
+                  'pause signal ignored: only "actor" and "reason" are accepted (object, 40 characters of JSON)',
+              },
+            ],
+          },
+        }),
+      }),
+      'http://ui/x',
+    );
+    expect(text).toContain('  IGNORED     4 operator message(s) not acted on; the newest:\n');
+    expect(text).toContain(
+      '    2026-12-02T10:00:00.000Z  resume signal from ana@ops ignored: the rollout is not paused\n',
+    );
+    expect(text).toContain('only "actor" and "reason" are accepted');
+  });
 });
