@@ -58,6 +58,17 @@ export const operatorAudit = withSummaries(
 );
 
 /**
+ * Who cancelled, and its audit row: run before the rollback's first step, so briefly bounded (a Postgres or
+ * Temporal that does not answer must not keep the flag up): the rollback goes on without the attribution.
+ */
+export const cancelReads = withSummaries(
+  proxyActivities<RolloutActivities>({
+    startToCloseTimeout: '5 seconds',
+    retry: { ...retry, maximumAttempts: 2 },
+  }),
+);
+
+/**
  * The gated soak (`runStageGates`): one activity for a stage's whole soak, heartbeating its running tallies,
  * so a killed worker is noticed within the heartbeat timeout and the retry resumes from the last heartbeat.
  * Cancelled without waiting: a rollback must not wait for a measurement in flight (the activity stops at its

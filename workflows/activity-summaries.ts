@@ -1,4 +1,5 @@
 import type { RolloutActivities } from '../activities';
+import { boundedText } from './operator-request';
 
 type ActivityName = keyof RolloutActivities;
 type InputOf<N extends ActivityName> = Parameters<RolloutActivities[N]>[0];
@@ -34,17 +35,17 @@ const describe: { [N in ActivityName]: (input: InputOf<N>) => string } = {
  * activitySummary('writeFlagPercent', [{ target: { flag: 'unified-config', … }, percent: 50 }]); // "flag unified-config → 50%, read back"
  */
 export function activitySummary(name: string, args: readonly unknown[]): string {
-  const summarize = describe[name as ActivityName] as ((input: unknown) => string) | undefined;
-  let text: string;
+  // Own keys only: `constructor` or `toString` must not find the object's inherited members.
+  const summarize = Object.hasOwn(describe, name)
+    ? (describe[name as ActivityName] as (input: unknown) => string)
+    : undefined;
+  let text = name;
   try {
-    text = summarize ? summarize(args[0]) : name;
+    if (summarize) text = String(summarize(args[0]));
   } catch {
     // An input of an unexpected shape must never fail the workflow task; the name alone is still a summary.
-    text = name;
   }
-  return text.length <= MAX_ACTIVITY_SUMMARY_CHARS
-    ? text
-    : `${text.slice(0, MAX_ACTIVITY_SUMMARY_CHARS - 1)}…`;
+  return boundedText(text.replace(/[\r\n]+/g, ' '), MAX_ACTIVITY_SUMMARY_CHARS);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { patched } from '@temporalio/workflow';
-import { operatorAudit } from './activity-proxies';
+import { cancelReads } from './activity-proxies';
 import { errorText } from './failure-text';
 import type { RolloutJournal } from './rollout-journal';
 import type { RolloutStatus } from './rollout-status';
@@ -22,19 +22,21 @@ export async function attributeCancel(
   runId: string,
   status: RolloutStatus,
   journal: RolloutJournal,
+  options: { keepCause?: boolean } = {},
 ): Promise<void> {
   if (!patched('cancel-attribution')) return;
   let actor = UNKNOWN_CANCELLER;
   let reason: string | null = null;
   try {
-    const request = await operatorAudit.readCancelRequest();
+    const request = await cancelReads.readCancelRequest();
     actor = request.identity ?? UNKNOWN_CANCELLER;
     reason = request.reason;
   } catch (error) {
     actor = `unknown (the cancel request could not be read: ${errorText(error)})`.slice(0, 200);
   }
   const message = `cancel requested by ${actor}${reason ? `: ${reason}` : ''}; rolling back`;
-  status.error = `cancelled by ${actor}${reason ? `: ${reason}` : ''}`;
+  // A cancel during a rollback already under way does not replace that rollback's cause.
+  if (!options.keepCause) status.error = `cancelled by ${actor}${reason ? `: ${reason}` : ''}`;
   status.cancelledBy = actor;
   try {
     await journal.record(
@@ -45,7 +47,7 @@ export async function attributeCancel(
         details: { reason, via: 'cancel request' },
       },
       message,
-      operatorAudit,
+      cancelReads,
     );
   } catch (error) {
     // The cancel is in effect whatever happens; the status still names the canceller.

@@ -1,4 +1,5 @@
 import type { RolloutPlan } from '../src/plan/rollout-plan';
+import { boundedText } from './operator-request';
 import type { RolloutStatus } from './rollout-status';
 
 /** The Temporal UI shows current details as Markdown at the top of the workflow page; keep it a glance. */
@@ -15,8 +16,10 @@ const OUTCOME_LINE: Record<RolloutStatus['outcome'], string> = {
 
 /** Markdown-safe single line: no table pipes, backticks or line breaks from operator or gate text. */
 function inline(text: string, max = 200): string {
-  const flat = text.replace(/[\r\n]+/g, ' ').replace(/[|`*_<>[\]]/g, ' ');
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+  // Line breaks (U+2028/9 too) and Markdown's table, code, emphasis, strike, link, HTML, entity and escape
+  // characters become spaces (a bare `(` is harmless once `[` and `]` are gone).
+  const flat = text.replace(/[\r\n\u2028\u2029]+/g, ' ').replace(/[|`*_~<>[\]&\\]/g, ' ');
+  return boundedText(flat, max);
 }
 
 function lastEvent(status: RolloutStatus, kinds: readonly string[]): string | null {
@@ -54,7 +57,7 @@ export function renderCurrentDetails(status: RolloutStatus): string {
     ['Stage', stageLine(status)],
     ['Flag percent (confirmed)', `${status.percent}%`],
   ];
-  if (status.paused) {
+  if (status.paused && status.outcome === 'running') {
     const why = lastEvent(status, [
       'paused',
       'flag_drift',
@@ -112,7 +115,16 @@ export function renderCurrentDetails(status: RolloutStatus): string {
   const recent = status.events.slice(-3).map((e) => `- ${e.at.slice(11, 19)} ${inline(e.message)}`);
   if (recent.length > 0) lines.push('', '**Recent**', '', ...recent);
   const text = lines.join('\n');
-  return text.length <= MAX_CURRENT_DETAILS_CHARS ? text : `${text.slice(0, MAX_CURRENT_DETAILS_CHARS - 1)}…`;
+  if (text.length <= MAX_CURRENT_DETAILS_CHARS) return text;
+  // Cut whole lines (every outside text in it is already clean), so no table row or surrogate pair is split.
+  const kept: string[] = [];
+  let length = 1;
+  for (const line of text.split('\n')) {
+    if (length + line.length + 1 > MAX_CURRENT_DETAILS_CHARS) break;
+    kept.push(line);
+    length += line.length + 1;
+  }
+  return `${kept.join('\n')}\n…`;
 }
 
 /** The static summary set when the rollout starts (the UI shows it in the list and the header). */

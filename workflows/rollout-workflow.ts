@@ -2,7 +2,9 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
+  isCancellation,
   continueAsNew,
   patched,
   setHandler,
@@ -110,10 +112,23 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
   if (end.ended === 'completed') return status;
   if (end.ended === 'hand-over') return continueWithState();
 
-  await inbox.flushBeforeEnd();
-  await condition(allHandlersFinished);
-  presence.publish();
   const { undo, failure } = end;
+  // A cancelled rollout still writes its last records and ends with the right failure: its end runs outside
+  // the cancelled scope (histories recorded before this ended at the first cancelled wait).
+  const tailSurvivesCancel = patched('end-tail-non-cancellable');
+  const tail = async () => {
+    await inbox.flushBeforeEnd();
+    await condition(allHandlersFinished);
+    // A cancel that arrived while an operator's (or a gate's) rollback ran is still attributed.
+    if (CancellationScope.current().consideredCancelled && status.cancelledBy == null)
+      await attributeCancel(workflowInfo().runId, status, journal, { keepCause: true });
+  };
+  if (tailSurvivesCancel) await CancellationScope.nonCancellable(tail);
+  else {
+    await inbox.flushBeforeEnd();
+    await condition(allHandlersFinished);
+  }
+  presence.publish();
   if (status.outcome === 'rollback_failed') {
     throw ApplicationFailure.nonRetryable(
       `rollback failed after "${undo.cause}": ${status.rollbackFailures.map((f) => `${f.phase}: ${f.error}`).join('; ')}`,
@@ -131,6 +146,10 @@ export async function RolloutWorkflow(input: RolloutInput): Promise<RolloutStatu
       nonRetryable: true,
       details: [status],
     });
+  }
+  if (tailSurvivesCancel && undo.kind === 'cancelled' && !isCancellation(failure)) {
+    // Cancelled while handing over, or in a continued run: it ends as cancelled (not failed) all the same.
+    throw new CancelledFailure('cancelled by an operator; rolled back');
   }
   if (failure !== undefined) throw failure;
   // A continued run has lost the original error object; its cause is kept as text.

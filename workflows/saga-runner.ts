@@ -1,4 +1,10 @@
-import { allHandlersFinished, CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  isCancellation,
+  patched,
+} from '@temporalio/workflow';
 import { errorText } from './failure-text';
 import { ContinueAsNewNeeded } from './history-budget';
 import type { RolloutJournal } from './rollout-journal';
@@ -69,8 +75,15 @@ export async function runSaga(
       await runForward(steps, progress, host);
       return { ended: 'completed' };
     } catch (error) {
-      const cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
-      if (error instanceof ContinueAsNewNeeded && !cancelled) return { ended: 'hand-over' };
+      let cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
+      if (error instanceof ContinueAsNewNeeded && !cancelled) {
+        if (!patched('cancel-before-hand-over')) return { ended: 'hand-over' };
+        // A cancel that arrives while the handlers finish must not be carried into a new run, which would
+        // never see it: the rollout rolls back here instead.
+        await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+        cancelled = CancellationScope.current().consideredCancelled;
+        if (!cancelled) return { ended: 'hand-over' };
+      }
       failure = error;
       progress.rollback = planRollback(steps, progress, error, cancelled, host.rollbackScope);
       host.status.error = progress.rollback.cause;
@@ -139,6 +152,11 @@ async function compensate(steps: readonly SagaStep[], undo: CarriedRollback, hos
   // The operator's own record of the rollback (a handler, a few attempts at most) comes before the
   // rollback's records, so the audit log reads in the order things were decided.
   await condition(allHandlersFinished);
+  if (status.paused && patched('rollback-clears-pause')) {
+    // A rollback ends any hold: an ended rollout must not read (or be listed) as paused.
+    status.paused = false;
+    status.pausedBy = null;
+  }
   if (undo.remaining.length > 0 && status.phase !== 'rollback') {
     journal.enter('rollback');
     await journal.record(

@@ -217,7 +217,12 @@ async function awaitOperator(
         },
         `escalation: ${why}`,
       );
-      if (escalation.action === 'rollback') {
+      // An operator who resumed or rolled back while the record was written wins over the escalation.
+      const operatorAnswered =
+        (!controls.paused || waits.rollbackRequested()) && patched('escalation-yields-to-operator');
+      if (operatorAnswered) {
+        // The operator's answer applies at the checkpoint below.
+      } else if (escalation.action === 'rollback') {
         controls.rollbackRequest = { actor: 'escalation', reason: `escalated (${reason})` };
         // No longer held: it rolls back (an ended rollout must not read as paused in `rollout status`).
         controls.paused = false;

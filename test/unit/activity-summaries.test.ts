@@ -62,3 +62,9 @@ test('withSummaries passes the summary and the arguments through executeWithOpti
   await (proxy.backupTable as unknown as (input: object) => Promise<unknown>)({ table: 'model_catalog' });
   expect(seen).toEqual([{ summary: 'backup model_catalog' }, [{ table: 'model_catalog' }]]);
 });
+
+test('names of inherited members (constructor, toString) are not activities', () => {
+  expect(activitySummary('constructor', [{}])).toBe('constructor');
+  expect(activitySummary('toString', [{}])).toBe('toString');
+  expect(activitySummary('__proto__', [{}])).toBe('__proto__');
+});

@@ -88,6 +88,12 @@ describe('renderCurrentDetails (the Temporal UI current details)', () => {
       }),
     );
     expect(row(back, 'Outcome')).toBe('↩️ rolled back');
+    // An ended rollout is not paused any more, whatever the last hold was.
+    expect(
+      renderCurrentDetails(
+        status({ phase: 'rollback', outcome: 'rolled_back', paused: true, pausedBy: 'ana' }),
+      ),
+    ).not.toContain('Paused');
     // Where the ramp stopped, and the flag where the rollback left it.
     expect(row(back, 'Stage')).toBe('stopped at 2/3 (50%); flag now 0%');
     expect(row(back, 'Rollback cause')).toBe('rollback requested by ana@ops: error rate');

@@ -204,7 +204,11 @@ test('a rollback (signal) ends a pause at once; only the phases that started are
     fakes.latch.release();
     await waitForStatus(handle, (s) => s.keyMigration !== null, 'the key migration to finish');
     await handle.signal(rollbackSignal, { actor: 'bob@ops', reason: 'wrong window' });
-    expect(await finalStatus(handle)).toMatchObject({ outcome: 'rolled_back', paused: true });
+    expect(await finalStatus(handle)).toMatchObject({
+      outcome: 'rolled_back',
+      paused: false,
+      pausedBy: null,
+    });
   });
   expect(sagaSteps(fakes.calls).slice(-2)).toEqual(['migrateKeys', 'restoreTable']);
   expect(operatorRecords(fakes.calls)).toEqual([

@@ -73,7 +73,13 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
     const { escalation, percent } = stagePolicy(plan, index);
     if (escalation === null || !patched('approval-escalation')) return;
     const answered = () => controls.approved.has(index) || waits.rollbackRequested();
+    const yields = patched('escalation-yields-to-operator');
     await waits.waitFor(answered, escalation.afterMs);
+    // A pause during the wait is an operator at work: the escalation waits for the resume, then starts over.
+    while (yields && !answered() && controls.paused) {
+      await waits.waitFor(() => answered() || !controls.paused);
+      if (!answered()) await waits.waitFor(answered, escalation.afterMs);
+    }
     if (answered()) return;
     const reason = `stage ${index + 1} (${percent}%) waited ${escalation.afterMs} ms for an approval`;
     await journal.record(
@@ -85,6 +91,8 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
       },
       `escalation: ${reason}: ${escalation.action}`,
     );
+    // An operator who answered while the record was written wins over the escalation.
+    if (yields && answered()) return;
     if (escalation.action === 'rollback') {
       controls.rollbackRequest = { actor: 'escalation', reason: `escalated (${reason})` };
     } else if (escalation.action === 'proceed') {
