@@ -32,9 +32,12 @@ export interface ValidOperatorRequest {
 
 export const UNKNOWN_ACTOR = 'unknown (no actor given)';
 
-// C0/C1 controls, and the bidirectional overrides that can make an audit line read differently from its bytes.
-// eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// C0/C1 controls, the bidirectional overrides that can make an audit line read differently from its bytes,
+// and the invisible or line-breaking format characters that make a name read blank (soft hyphen, zero-width
+// and direction marks, line and paragraph separators, word joiners, the byte-order mark).
+const UNPRINTABLE =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 // A UTF-16 half without its other half: JSON writes it as an escape that Postgres jsonb refuses.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 

@@ -11,13 +11,14 @@ export interface GateLine {
 
 // The heartbeat comes over the network from whatever worker version runs: checked, bounded, extra fields ignored.
 const measurementSchema = z.object({
-  verdict: z.string().max(20),
+  verdict: z.enum(['pass', 'fail', 'inconclusive']),
   value: z.number().nullable(),
   threshold: z.number().nullable(),
   sample: z.number().nullable(),
 });
 const tallySchema = z.object({
-  gate: z.string().max(100),
+  // Gate names as the plan allows them; nothing a terminal would act on.
+  gate: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/),
   measured: z.number().int().nonnegative(),
   failures: z.number().int().nonnegative(),
   last: z.array(measurementSchema).max(50),

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { sql } from 'kysely';
 import { listAuditEvents } from '../../db/audit-events';
 import type { AuditEventRow } from '../../db/schema';
-import { statusQuery } from '../../workflows/rollout-messages';
+import { ROLLED_BACK_FAILURE, statusQuery } from '../../workflows/rollout-messages';
 import type { RolloutStatus } from '../../workflows/rollout-status';
 import {
   dataPhaseActivity,
@@ -150,11 +150,33 @@ async function readPendingProgress(
  */
 async function endedStatus(handle: WorkflowHandle): Promise<RolloutStatus | null> {
   try {
-    return (await handle.result()) as RolloutStatus;
+    const result: unknown = await handle.result();
+    return looksLikeStatus(result) ? result : null;
   } catch (error) {
     const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
-    const details = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
-    if (details && typeof details === 'object' && 'outcome' in details) return details as RolloutStatus;
-    return null;
+    // Only the rollout's own ends carry its status; anything else (another workflow type under this id, a
+    // forged failure) is asked for with the query instead.
+    if (!(cause instanceof ApplicationFailure) || !STATUS_FAILURES.has(cause.type ?? '')) return null;
+    const details: unknown = cause.details?.[0];
+    return looksLikeStatus(details) ? details : null;
   }
+}
+
+/** The failure types whose first detail is the rollout's final status. */
+const STATUS_FAILURES = new Set([ROLLED_BACK_FAILURE, 'RollbackFailed']);
+
+/** Enough of a RolloutStatus's shape for the formatter not to trip over a result that is something else. */
+function looksLikeStatus(value: unknown): value is RolloutStatus {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.outcome === 'string' &&
+    typeof v.phase === 'string' &&
+    Array.isArray(v.stages) &&
+    Array.isArray(v.events) &&
+    Array.isArray(v.backups) &&
+    Array.isArray(v.rollbackFailures) &&
+    typeof v.ignored === 'object' &&
+    v.ignored !== null
+  );
 }

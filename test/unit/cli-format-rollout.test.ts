@@ -254,3 +254,26 @@ describe('formatRollout', () => {
     expect(text).toContain('only "actor" and "reason" are accepted');
   });
 });
+
+test('live gates: a gate name or verdict the plan could not have produced is not shown', () => {
+  const tally = (gate: string, verdict: string) => ({
+    activityType: 'runStageGates',
+    attempt: 1,
+    heartbeatAt: null,
+    details: {
+      gates: [
+        {
+          tally: {
+            gate,
+            measured: 1,
+            failures: 0,
+            last: [{ verdict, value: 1, threshold: 2, sample: 3 }],
+          },
+        },
+      ],
+    },
+  });
+  expect(readLiveGates([tally('errors', 'pass')])).toHaveLength(1);
+  expect(readLiveGates([tally('errors\u001b[2J', 'pass')])).toBeNull();
+  expect(readLiveGates([tally('errors', 'pass\u001b[31m')])).toBeNull();
+});

@@ -182,3 +182,16 @@ test('whatever a rollback carries, the outcome is bounded and the scope one of t
     { numRuns: 1_000 },
   );
 });
+
+test('invisible and line-breaking format characters cannot make an actor or reason read differently', () => {
+  const reading = readOperatorRequest({
+    actor: '\u200b\u200eana@ops\ufeff',
+    reason: 'line one\u2028line two\u00ad',
+  });
+  expect(reading).toEqual({ ok: true, request: { actor: 'ana@ops', reason: 'line one line two' } });
+  // An actor made only of invisible characters is no actor at all.
+  expect(readOperatorRequest({ actor: '\u200b\u200c\u200d\u2060' })).toMatchObject({
+    ok: true,
+    request: { actor: UNKNOWN_ACTOR },
+  });
+});
