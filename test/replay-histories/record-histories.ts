@@ -9,6 +9,9 @@
  * (`<scenario>.run-<n>.json` for each run of a rollout that continued as new).
  * Recorded so far:
  *   b31701a/  RolloutWorkflow at commit b31701a (2026-12-02, issue 9: gated soak, drift guard, rollback scope)
+ *   2ef03e5/  RolloutWorkflow at commit 2ef03e5 (2026-12-02, issues 9 and 10: every patch of that day taken —
+ *             UI details and search attributes, RolledBack end, cancel attribution, rollback interrupting a data
+ *             phase, Unleash rounds, approval escalation, the cancel edges)
  *
  * When: at every release of workflow code (a commit that will run on the workers), record its histories into a
  * new folder and commit them with the release. Never re-record or edit an existing folder: its histories are
