@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fingerprintTable } from '../../activities/backup/table-backups';
 import { listAuditEvents } from '../../db/audit-events';
 import { setConfig } from '../../db/runtime-config-queries';
 import type { RolloutPlanInput } from '../../src/plan/rollout-plan';
@@ -7,6 +8,7 @@ import { createSecretBox } from '../../src/secrets/secret-box';
 import { ROLLOUT_FLAG } from '../../src/temporal/search-attributes';
 import { RolloutWorkflow, rollbackSignal } from '../../workflows';
 import { flagPercent, waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
+import { allRows, insertLegacyRows } from '../helpers/config-fixtures';
 import { call, startServiceHarness, type ServiceHarness } from '../helpers/service-harness';
 import { TEST_TOKENS } from '../helpers/service-tokens';
 import { archiveFlag, setFlagPercent, uniqueFlagName } from '../helpers/service-unleash';
@@ -255,5 +257,71 @@ test('a hand edit of the strategy in Unleash between stages pauses the rollout w
     });
   } finally {
     await archiveFlag(temporal.env, flag);
+  }
+});
+
+test('with the data phases on, the fault at 50% rolls back by the gate and the tables come back to their backups (checksums)', async () => {
+  await insertLegacyRows(database.db, [
+    { key: 'maxTokens', value: '1024', valueType: 'number', updatedAt: '2026-01-01T00:00:00Z' },
+    {
+      key: 'MaxTokens',
+      value: '512',
+      valueType: 'number',
+      userId: 'gated-user-1',
+      updatedAt: '2026-01-05T00:00:00Z',
+    },
+    {
+      key: 'topP',
+      value: '0.9',
+      valueType: 'number',
+      userId: 'gated-user-2',
+      updatedAt: '2026-01-08T00:00:00Z',
+    },
+  ]);
+  await database.db
+    .insertInto('prompt_templates')
+    .values([
+      { name: 'gated-a', body: 'A', llm_preferences: JSON.stringify({ maxTokens: 400, temperature: 0.3 }) },
+    ])
+    .execute();
+  const before = {
+    runtime_config: await fingerprintTable(database.db, 'runtime_config'),
+    prompt_templates: await fingerprintTable(database.db, 'prompt_templates'),
+  };
+  const rowsBefore = await allRows(database.db);
+  const flag = uniqueFlagName('gated-data');
+  const service = await serviceUnderLoad(flag);
+  try {
+    await temporal.withWorker(database.db, async () => {
+      const { rolloutId, handle } = await startRollout({
+        ...gatedPlan(flag, service.harness, { secondSoak: '60s' }),
+        backup: { tables: ['runtime_config', 'prompt_templates'] },
+        phases: { migrateKeys: true, migrateTemplates: true, seedModels: false },
+      });
+      await waitForStatus(handle, (s) => s.stageIndex === 1, 'stage 2 (50%)', 90_000);
+      // The migration ran (the fault hits a rollout whose data changed).
+      expect((await allRows(database.db)).some((r) => r.key === 'maxTokens')).toBe(false);
+      expect((await service.setFault(0.5)).status).toBe(200);
+      const result = await finalStatus(handle);
+      expect(result).toMatchObject({ outcome: 'rolled_back', percent: 0 });
+      expect(result.error).toMatch(/gate_failed: gate compare at stage 2 \(50%\)/);
+      expect(await flagPercent(temporal.unleash, flag)).toBe(0);
+
+      // Every table is back as its backup recorded it, row for row.
+      for (const backup of result.backups) {
+        const table = backup.sourceTable as keyof typeof before;
+        const now = await fingerprintTable(database.db, table);
+        expect({ table, ...now }).toEqual({ table, rowCount: backup.rowCount, checksum: backup.checksum });
+        expect(now).toEqual(before[table]);
+      }
+      expect(result.backups.map((b) => b.sourceTable).sort()).toEqual(['prompt_templates', 'runtime_config']);
+      expect(await allRows(database.db)).toEqual(rowsBefore);
+      const kinds = (await listAuditEvents(database.db, rolloutId)).map((e) => e.kind);
+      expect(kinds.indexOf('gate_failed')).toBeLessThan(kinds.indexOf('flag_rolled_back'));
+      expect(kinds.indexOf('flag_rolled_back')).toBeLessThan(kinds.indexOf('keys_restored'));
+    });
+  } finally {
+    await service.setFault(0);
+    await service.close();
   }
 });
