@@ -301,3 +301,24 @@ export async function waitForCall(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Fake activities whose data phase `name` runs until the test releases it, so a message (a pause, a rollback,
+ * a cancel) lands while it runs.
+ *
+ * @example
+ * const held = heldInDataPhase('migrateKeys');
+ * // start a rollout with held.activities, waitForCall(held.calls, 'migrateKeys'), send the message, then:
+ * held.latch.release();
+ */
+export function heldInDataPhase(
+  name: 'migrateKeys' | 'migrateTemplates',
+  overrides: Partial<Activities> = {},
+): ReturnType<typeof fakeActivities> & { latch: Latch } {
+  const latch = new Latch();
+  const held: Partial<Activities> =
+    name === 'migrateKeys'
+      ? { migrateKeys: async (input) => (await latch.wait(), fakeAnswers.migrateKeys(input)) }
+      : { migrateTemplates: async (input) => (await latch.wait(), fakeAnswers.migrateTemplates(input)) };
+  return { ...fakeActivities({ ...overrides, ...held }), latch };
+}

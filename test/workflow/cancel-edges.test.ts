@@ -6,7 +6,7 @@ import { HISTORY_BYTES_BUDGET } from '../../workflows/history-budget';
 import { waitForStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
-  fakeAnswers,
+  heldInDataPhase,
   Latch,
   permanentFailure,
   startWorkflowTestEnv,
@@ -34,14 +34,10 @@ async function until(ready: () => boolean, what: string): Promise<void> {
 }
 
 test('a cancel whose restore fails ends failed as RollbackFailed (not "Canceled"), with its records written', async () => {
-  const running = new Latch();
-  const fakes = fakeActivities({
-    migrateKeys: async (input) => {
-      await running.wait();
-      return fakeAnswers.migrateKeys(input);
-    },
+  const fakes = heldInDataPhase('migrateKeys', {
     restoreTable: async () => permanentFailure('restore failed: disk full'),
   });
+  const running = fakes.latch;
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue, {
       phases: { migrateKeys: true, migrateTemplates: false, seedModels: false },
@@ -72,13 +68,8 @@ test('a cancel whose restore fails ends failed as RollbackFailed (not "Canceled"
 });
 
 test('a plain cancel still ends as Canceled in Temporal, after its rollback', async () => {
-  const running = new Latch();
-  const fakes = fakeActivities({
-    migrateKeys: async (input) => {
-      await running.wait();
-      return fakeAnswers.migrateKeys(input);
-    },
-  });
+  const fakes = heldInDataPhase('migrateKeys');
+  const running = fakes.latch;
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue, {
       phases: { migrateKeys: true, migrateTemplates: false, seedModels: false },

@@ -11,8 +11,7 @@ import {
 import { waitForStatus, finalStatus } from '../helpers/rollout-test-helpers';
 import {
   fakeActivities,
-  fakeAnswers,
-  Latch,
+  heldInDataPhase,
   startWorkflowTestEnv,
   trail,
   waitForCall,
@@ -60,13 +59,8 @@ async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, 
 }
 
 test('pause and resume show in the current details and the RolloutPaused attribute; the end in RolloutOutcome', async () => {
-  const latch = new Latch();
-  const fakes = fakeActivities({
-    migrateKeys: async (input) => {
-      await latch.wait();
-      return fakeAnswers.migrateKeys(input);
-    },
-  });
+  const fakes = heldInDataPhase('migrateKeys');
+  const latch = fakes.latch;
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue);
     await waitForCall(fakes.calls, 'migrateKeys');
@@ -113,13 +107,8 @@ test('pause and resume show in the current details and the RolloutPaused attribu
 });
 
 test('a rolled-back rollout says so in its details and RolloutOutcome, with the cause', async () => {
-  const latch = new Latch();
-  const fakes = fakeActivities({
-    migrateTemplates: async (input) => {
-      await latch.wait();
-      return fakeAnswers.migrateTemplates(input);
-    },
-  });
+  const fakes = heldInDataPhase('migrateTemplates');
+  const latch = fakes.latch;
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue);
     await waitForCall(fakes.calls, 'migrateTemplates');
@@ -137,13 +126,8 @@ test('a rolled-back rollout says so in its details and RolloutOutcome, with the 
 });
 
 test('a cancel names the canceller (from the cancel request) in the status and the audit log before the rollback', async () => {
-  const latch = new Latch();
-  const fakes = fakeActivities({
-    migrateKeys: async (input) => {
-      await latch.wait();
-      return fakeAnswers.migrateKeys(input);
-    },
-  });
+  const fakes = heldInDataPhase('migrateKeys');
+  const latch = fakes.latch;
   await env.withWorker(fakes.activities, async (taskQueue) => {
     const handle = await env.start(taskQueue);
     await waitForCall(fakes.calls, 'migrateKeys');
