@@ -1,6 +1,7 @@
 import { CancellationScope, condition, isCancellation, patched } from '@temporalio/workflow';
 import type { RollbackScope } from '../src/plan/rollout-plan';
 import { ContinueAsNewNeeded, historyNearLimit } from './history-budget';
+import { startStoppable } from './stoppable-activity';
 import type { OperatorControls } from './operator-controls';
 
 /**
@@ -72,26 +73,21 @@ export class RolloutWaits {
    */
   async watched<T>(start: () => Promise<T>): Promise<T> {
     if (this.handOverDue()) throw new ContinueAsNewNeeded();
-    const scope = new CancellationScope();
-    const outcome = scope.run(start).then(
-      (value) => ({ ok: true as const, value }),
-      (error: unknown) => ({ ok: false as const, error }),
-    );
-    let settled = false;
-    void outcome.then(() => (settled = true));
+    const activity = startStoppable(start);
+    const settled = activity.settled;
     const interruptible = () => !this.compensating && this.rollbackRequested();
     let interrupted = false;
     // Not cancellable itself: on a workflow cancel the activity is cancelled and this waits until it stopped.
     await CancellationScope.nonCancellable(async () => {
-      await condition(() => settled || this.handOverDue() || interruptible());
-      if (settled || this.handOverDue()) return;
+      await condition(() => settled() || this.handOverDue() || interruptible());
+      if (settled() || this.handOverDue()) return;
       // Woken by a rollback request. A history from before this behaviour let the phase finish: so does its replay.
       if (patched(ROLLBACK_INTERRUPTS_PHASE_PATCH)) interrupted = true;
-      else await condition(() => settled || this.handOverDue());
+      else await condition(() => settled() || this.handOverDue());
     });
-    const handOver = !settled && !interrupted;
-    if (!settled) scope.cancel();
-    const result = await outcome;
+    const handOver = !settled() && !interrupted;
+    if (!settled()) activity.cancel();
+    const result = await activity.ended;
     if (result.ok) return result.value;
     if (isCancellation(result.error)) {
       if (interrupted) this.stopIfRollbackRequested();

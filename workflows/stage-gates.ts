@@ -1,8 +1,9 @@
-import { CancellationScope, condition, patched } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import type { StageGatesResult } from '../activities/gates/run-stage-gates-activity';
 import type { GateMeasurement } from '../src/gates/gate-measurement';
 import { stagePolicy, type StagePolicy } from '../src/plan/rollout-plan';
 import { gates as gateCalls } from './activity-proxies';
+import { startStoppable } from './stoppable-activity';
 import { ContinueAsNewNeeded } from './history-budget';
 import { boundedText } from './operator-request';
 import type { PhaseContext } from './phases/phase-context';
@@ -42,21 +43,17 @@ async function gatesOrRollback(
   input: Parameters<typeof gateCalls.runStageGates>[0],
 ): Promise<StageGatesResult> {
   if (waits.handOverDue()) throw new ContinueAsNewNeeded();
-  const scope = new CancellationScope();
-  const run = scope.run(() => gateCalls.runStageGates(input));
-  let settled = false;
-  const done = run.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await condition(() => settled || waits.rollbackRequested() || waits.handOverDue());
-  if (!settled) {
-    scope.cancel();
-    void done;
+  const soak = startStoppable(() => gateCalls.runStageGates(input));
+  await condition(() => soak.settled() || waits.rollbackRequested() || waits.handOverDue());
+  if (!soak.settled()) {
+    // Not waited for (TRY_CANCEL): the rollback must not wait for a measurement in flight.
+    soak.cancel();
     await waits.checkpoint(); // throws RollbackRequested when that is why
     throw new ContinueAsNewNeeded();
   }
-  return run;
+  const end = await soak.ended;
+  if (end.ok) return end.value;
+  throw end.error;
 }
 
 /**

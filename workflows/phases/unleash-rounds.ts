@@ -3,6 +3,7 @@ import { errorText } from '../failure-text';
 import { ContinueAsNewNeeded } from '../history-budget';
 import { boundedText } from '../operator-request';
 import { MAX_EVENT_MESSAGE_CHARS, type RolloutEvent } from '../rollout-status';
+import { startStoppable } from '../stoppable-activity';
 import { workflowNowIso } from '../workflow-clock';
 import { FIRST_ROUND_ATTEMPTS, flagFirstRound, flagLaterRound, LATER_ROUND_ATTEMPTS } from './flag-proxies';
 import type { PhaseContext } from './phase-context';
@@ -108,16 +109,10 @@ export async function inUnleashRounds<T>(
  */
 async function unlessRollback<T>(context: PhaseContext, start: () => Promise<T>): Promise<T> {
   const { waits } = context;
-  const scope = new CancellationScope();
-  const outcome = scope.run(start).then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  let settled = false;
-  void outcome.then(() => (settled = true));
-  await CancellationScope.nonCancellable(() => condition(() => settled || waits.rollbackRequested()));
-  if (!settled) scope.cancel();
-  const result = await outcome;
+  const call = startStoppable(start);
+  await CancellationScope.nonCancellable(() => condition(() => call.settled() || waits.rollbackRequested()));
+  if (!call.settled()) call.cancel();
+  const result = await call.ended;
   if (result.ok) return result.value;
   if (isCancellation(result.error) && waits.rollbackRequested()) await waits.checkpoint();
   throw result.error;
