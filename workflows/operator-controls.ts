@@ -43,6 +43,17 @@ export class OperatorControls {
     };
   }
 
+  /**
+   * The rollout itself holds (`actor`: a gate, the drift guard) or lets go (null), shown in the status too;
+   * an operator's pause and resume go through {@link apply}.
+   */
+  setHold(actor: string | null, shown: { paused: boolean; pausedBy: string | null }): void {
+    this.paused = actor !== null;
+    this.pausedBy = actor;
+    shown.paused = this.paused;
+    shown.pausedBy = actor;
+  }
+
   /** Why `action` cannot be accepted now, or null when it can. Validators reject with this message. */
   refusal(action: OperatorAction, situation: RolloutSituation): string | null {
     if (situation.ended) return 'the rollout has ended';

@@ -179,10 +179,7 @@ async function holdForOperator(
   dedupeKey: string,
 ): Promise<void> {
   const { status, controls, journal } = context;
-  controls.paused = true;
-  controls.pausedBy = actor;
-  status.paused = true;
-  status.pausedBy = actor;
+  controls.setHold(actor, status);
   await journal.record(
     { dedupeKey, kind: 'paused', actor, details: { reason } },
     `paused by ${actor}: ${reason}; resume or roll back`,
@@ -217,20 +214,12 @@ async function awaitOperator(
       // An operator who resumed or rolled back while the record was written wins over the escalation.
       const operatorAnswered =
         (!controls.paused || waits.rollbackRequested()) && patched('escalation-yields-to-operator');
-      if (operatorAnswered) {
-        // The operator's answer applies at the checkpoint below.
-      } else if (escalation.action === 'rollback') {
-        controls.rollbackRequest = { actor: 'escalation', reason: `escalated (${reason})` };
-        // No longer held: it rolls back (an ended rollout must not read as paused in `rollout status`).
-        controls.paused = false;
-        controls.pausedBy = null;
-        status.paused = false;
-        status.pausedBy = null;
-      } else if (escalation.action === 'proceed') {
-        controls.paused = false;
-        controls.pausedBy = null;
-        status.paused = false;
-        status.pausedBy = null;
+      // The operator's answer, if any, applies at the checkpoint below.
+      if (!operatorAnswered && escalation.action !== 'hold') {
+        if (escalation.action === 'rollback')
+          controls.rollbackRequest = { actor: 'escalation', reason: `escalated (${reason})` };
+        // No longer held: it goes on, or rolls back (an ended rollout must not read as paused).
+        controls.setHold(null, status);
       }
     }
   }

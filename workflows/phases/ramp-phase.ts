@@ -164,10 +164,7 @@ export function rampPhase(context: PhaseContext, ramp: RampProgress): SagaStep {
       : await calls.checkFlagDrift({ target, baseline });
     if (differences.length === 0) return;
     const reason = `the flag's strategy was edited outside the rollout: ${describeDrift(differences)}`;
-    controls.paused = true;
-    controls.pausedBy = 'drift-guard';
-    status.paused = true;
-    status.pausedBy = 'drift-guard';
+    controls.setHold('drift-guard', status);
     await journal.record(
       {
         dedupeKey: `flag-drift-s${index + 1}`,
