@@ -148,7 +148,7 @@ async function readPendingProgress(
  * The final status an ended rollout carries: a completed one's result, or the first detail of a `RolledBack` /
  * `RollbackFailed` failure. Null for other failures (a failed phase, a cancel), whose status must be queried.
  */
-async function endedStatus(handle: WorkflowHandle): Promise<RolloutStatus | null> {
+export async function endedStatus(handle: WorkflowHandle): Promise<RolloutStatus | null> {
   try {
     const result: unknown = await handle.result();
     return looksLikeStatus(result) ? result : null;
